@@ -1,0 +1,66 @@
+# OpenVolcano developer entry points.
+#   make demo   - install what is needed, then run the most complete real thing we have
+#   make test   - install what is needed, then lint, type-check, check import contracts, run pytest
+# Both are safe to run twice: installs are skipped when already satisfied.
+
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMPS     := $(VENV)/.stamps
+# Debian packages the tests and the demo drive for real.
+APT_PKGS   := openvswitch-switch openvswitch-common iproute2 iputils-ping iperf3 ethtool
+PYTEST_ARGS ?=
+
+.PHONY: all venv deps apt test lint types contracts pytest demo clean help
+
+help:
+	@echo "make demo   - run the OpenFlow interop demo against a real Open vSwitch"
+	@echo "make test   - ruff, mypy --strict, import-linter, pytest (installs what it needs)"
+	@echo "make deps   - only install Debian and Python dependencies"
+	@echo "make clean  - remove the virtual environment and caches"
+
+deps: apt venv
+
+# Debian packages: install only the missing ones (apt-get update only when needed).
+apt: $(STAMPS)/apt
+$(STAMPS)/apt: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to install Debian packages:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+# Python virtual environment with the project installed (editable) and dev tools.
+venv: $(STAMPS)/py
+$(STAMPS)/py: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@mkdir -p $(STAMPS)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+types: venv
+	$(VENV)/bin/mypy
+
+contracts: venv
+	$(VENV)/bin/lint-imports
+
+pytest: deps
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: deps lint types contracts pytest
+
+demo: deps
+	$(VENV)/bin/openvolcano ofp demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

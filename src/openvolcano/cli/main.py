@@ -1,0 +1,37 @@
+"""Entry point of the ``openvolcano`` command.
+
+Each plane or tool contributes one typer sub-application from its own
+``cli/<name>.py`` module; this file only assembles them. Every subcommand has
+``--help``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from openvolcano import __version__
+
+app = typer.Typer(
+    name="openvolcano",
+    help=(
+        "OpenVolcano fog/edge computing platform: StratoV control plane "
+        "(magma, crater, conduit, ...) and Caldera data plane (quake switch, geyser agent)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the OpenVolcano version."""
+    typer.echo(__version__)
+
+
+# Sub-applications: one line per module (keep sorted).
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from openvolcano import __version__
+from openvolcano.cli import geyser, netlab, ofp
 
 app = typer.Typer(
     name="openvolcano",
@@ -30,6 +31,9 @@ def version() -> None:
 
 
 # Sub-applications: one line per module (keep sorted).
+app.add_typer(geyser.app, name="geyser")
+app.add_typer(netlab.app, name="netlab")
+app.add_typer(ofp.app, name="ofp")
 
 
 def main() -> None:

@@ -12,9 +12,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from openvolcano.netlab.build import Lab, NetlabError
 from openvolcano.netlab.topo import Topology
+
+# CI machines have 2 shared cores: a per-example deadline would make property
+# tests fail at random under load. Select with HYPOTHESIS_PROFILE=dev for more examples.
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

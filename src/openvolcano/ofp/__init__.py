@@ -11,3 +11,25 @@ Modules: ``consts`` (names as in openflow.h), ``wire`` (bounded reader),
 type but multipart), ``multipart`` (every OFPMP request/reply),
 ``table_features``, ``connection``.
 """
+
+# Importing the message packages registers every OFPT/OFPMP type with the
+# decoder, so ``base.decode_message`` works whatever the caller imported.
+from openvolcano.ofp import messages, multipart
+from openvolcano.ofp.base import Message, decode_message
+from openvolcano.ofp.connection import Connection, Role
+from openvolcano.ofp.errors import OFPDecodeError, OFPEncodeError, OFPError
+from openvolcano.ofp.oxm import Match, OxmTLV
+
+__all__ = [
+    "Connection",
+    "Match",
+    "Message",
+    "OFPDecodeError",
+    "OFPEncodeError",
+    "OFPError",
+    "OxmTLV",
+    "Role",
+    "decode_message",
+    "messages",
+    "multipart",
+]

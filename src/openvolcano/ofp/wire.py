@@ -8,12 +8,13 @@ so a truncated message can never raise ``struct.error`` or ``IndexError``.
 
 from __future__ import annotations
 
+import builtins
 import struct
 
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.errors import OFPDecodeError, OFPEncodeError
 
-__all__ = ["Reader", "pad_to", "padding", "check_uint"]
+__all__ = ["Reader", "check_uint", "encode_cstr", "pad_to", "padding"]
 
 _U8 = struct.Struct("!B")
 _U16 = struct.Struct("!H")
@@ -85,16 +86,18 @@ class Reader:
         pos = self._need(n)
         return bytes(self.buf[pos : pos + n])
 
-    def rest(self) -> bytes:
+    def rest(self) -> builtins.bytes:
         return self.bytes(self.remaining())
 
     def skip(self, n: int) -> None:
         self._need(n)
 
     def unpack(self, st: struct.Struct) -> tuple[int, ...]:
-        return st.unpack_from(self.buf, self._need(st.size))  # type: ignore[no-any-return]
+        return st.unpack_from(self.buf, self._need(st.size))
 
-    def sub(self, length: int, *, err_type: int | None = None, err_code: int | None = None) -> Reader:
+    def sub(
+        self, length: int, *, err_type: int | None = None, err_code: int | None = None
+    ) -> Reader:
         """Consume ``length`` bytes and return a reader bounded to exactly them."""
         start = self._need(length)
         return Reader(
@@ -134,7 +137,10 @@ def check_uint(name: str, value: int, bits: int) -> int:
 
 
 def encode_cstr(name: str, value: str, size: int) -> bytes:
-    raw = value.encode("ascii")
+    try:
+        raw = value.encode("ascii")
+    except UnicodeEncodeError:
+        raise OFPEncodeError(f"{name}={value!r} is not ASCII") from None
     if len(raw) >= size:
         raise OFPEncodeError(f"{name}={value!r} is longer than {size - 1} bytes")
     return raw.ljust(size, b"\0")

@@ -9,7 +9,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 STAMPS     := $(VENV)/.stamps
 # Debian packages the tests and the demo drive for real.
-APT_PKGS   := openvswitch-switch openvswitch-common iproute2 iputils-ping iperf3 ethtool
+APT_PKGS   := openvswitch-switch openvswitch-common iproute2 iputils-ping iperf3 ethtool libvirt-dev pkg-config criu mosquitto
 PYTEST_ARGS ?=
 
 .PHONY: all venv deps apt test lint types contracts pytest demo clean help
@@ -38,7 +38,7 @@ $(STAMPS)/apt: Makefile
 
 # Python virtual environment with the project installed (editable) and dev tools.
 venv: $(STAMPS)/py
-$(STAMPS)/py: pyproject.toml
+$(STAMPS)/py: pyproject.toml $(STAMPS)/apt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@mkdir -p $(STAMPS)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'

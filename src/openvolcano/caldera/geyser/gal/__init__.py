@@ -1,0 +1,1 @@
+"""GAL (ETSI ES 203 237) for geyser: data model, pure state machine, EAS tables."""

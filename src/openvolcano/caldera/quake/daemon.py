@@ -1,0 +1,164 @@
+"""``openvolcano quake``: the thin main of the switch daemon over the quake library.
+
+Role (paper §VI): one quake per Caldera server, attached to its physical
+and logical interfaces, speaking OpenFlow 1.3 to magma. This module only
+turns options into a :class:`QuakeConfig`, builds the objects
+(:class:`~.datapath.SwitchDatapath`, :class:`~.agent.SwitchAgent`,
+:class:`~.agent_net.QuakeSwitch`, optional status endpoint) and runs the
+event loop in the foreground until SIGTERM/SIGINT, then shuts down cleanly.
+
+Design: port numbers are assigned 1, 2, 3... in option order unless given
+(``IFNAME=N``); automatic numbers skip the explicit ones. Every bad option
+is an :class:`~openvolcano.common.errors.InvalidInput` with a message for
+the operator; a port that cannot be opened is a
+:class:`~.ports.base.PortError`. Tests never import this module's
+:func:`run` path: they build the library objects directly or spawn the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from openvolcano.common.errors import InvalidInput
+from openvolcano.common.ids import DatapathId
+from openvolcano.ofp import consts as c
+
+from .agent import FAIL_MODES, SwitchAgent
+from .agent_net import ControllerTarget, QuakeSwitch, parse_target
+from .api import parse_api_address, start_api
+from .datapath import SwitchDatapath
+from .ports.afpacket import AfPacketPort
+from .ports.base import PortBackend
+
+__all__ = ["QuakeConfig", "build_switch", "make_config", "parse_port_specs", "run", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuakeConfig:
+    dpid: int
+    ports: tuple[tuple[str, int], ...]
+    controllers: tuple[ControllerTarget, ...] = ()
+    listen: tuple[ControllerTarget, ...] = ()
+    fail_mode: str = "secure"
+    n_tables: int = 254
+    api: tuple[str, int] | None = None
+
+
+def parse_port_specs(specs: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """``["eth0", "eth1=7", "tap3"]`` -> ``(("eth0", 1), ("eth1", 7), ("tap3", 2))``."""
+    named: list[tuple[str, int | None]] = []
+    for spec in specs:
+        name, sep, num = spec.partition("=")
+        if not name:
+            raise InvalidInput(f"bad --port {spec!r}: expected IFNAME or IFNAME=N")
+        if sep:
+            if not num.isdigit() or not 0 < int(num) <= c.OFPP_MAX:
+                raise InvalidInput(f"bad --port {spec!r}: N must be 1..{c.OFPP_MAX}")
+            named.append((name, int(num)))
+        else:
+            named.append((name, None))
+    names = [n for n, _ in named]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise InvalidInput(f"interface given twice: {', '.join(sorted(dup))}")
+    taken = [n for _, n in named if n is not None]
+    if len(taken) != len(set(taken)):
+        raise InvalidInput("two --port options use the same port number")
+    used = set(taken)
+    nxt = 1
+    out: list[tuple[str, int]] = []
+    for name, given in named:
+        if given is None:
+            while nxt in used:
+                nxt += 1
+            given = nxt
+            used.add(given)
+        out.append((name, given))
+    return tuple(out)
+
+
+def make_config(
+    *,
+    dpid: str,
+    ports: Sequence[str],
+    controllers: Sequence[str] = (),
+    listen: Sequence[str] = (),
+    fail_mode: str = "secure",
+    tables: int = 254,
+    api: str | None = None,
+) -> QuakeConfig:
+    """Validate command-line values into a :class:`QuakeConfig` (InvalidInput on error)."""
+    if fail_mode not in FAIL_MODES:
+        raise InvalidInput(f"bad --fail-mode {fail_mode!r}: expected secure or standalone")
+    if not 1 <= tables <= 254:
+        raise InvalidInput(f"bad --tables {tables}: expected 1..254")
+    ctl = tuple(parse_target(t) for t in controllers)
+    if any(t.passive for t in ctl):
+        raise InvalidInput("--controller takes tcp:HOST:PORT; use --listen for ptcp:PORT")
+    lis = tuple(parse_target(t) for t in listen)
+    if any(not t.passive for t in lis):
+        raise InvalidInput("--listen takes ptcp:PORT[:IP]")
+    return QuakeConfig(
+        dpid=int(DatapathId.parse(dpid)),
+        ports=parse_port_specs(ports),
+        controllers=ctl,
+        listen=lis,
+        fail_mode=fail_mode,
+        n_tables=tables,
+        api=parse_api_address(api) if api else None,
+    )
+
+
+def build_switch(
+    cfg: QuakeConfig, backend: Callable[[str], PortBackend] = AfPacketPort
+) -> QuakeSwitch:
+    """The switch objects for ``cfg``, ports opened (PortError if one cannot be)."""
+    dp = SwitchDatapath(n_tables=cfg.n_tables)
+    agent = SwitchAgent(dp, cfg.dpid, fail_mode=cfg.fail_mode)
+    sw = QuakeSwitch(agent, controllers=cfg.controllers)
+    try:
+        for name, port_no in cfg.ports:
+            sw.add_port(backend(name), port_no)
+    except BaseException:
+        dp.close()
+        raise
+    return sw
+
+
+async def serve(cfg: QuakeConfig, stop: asyncio.Event | None = None) -> None:
+    """Run the switch until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
+    sw = build_switch(cfg)
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    api_server = None
+    if cfg.api is not None:
+        api_server = await start_api(cfg.api[0], cfg.api[1], sw.status)
+    try:
+        run_task = asyncio.create_task(sw.run(stop, cfg.listen))
+        await asyncio.sleep(0)
+        ports = ", ".join(f"{n}={p}" for n, p in cfg.ports)
+        print(
+            f"quake: dpid={cfg.dpid:#018x} ports [{ports}] fail-mode={cfg.fail_mode}",
+            file=sys.stderr,
+            flush=True,
+        )
+        await run_task
+    finally:
+        if api_server is not None:
+            api_server.close()
+
+
+def run(cfg: QuakeConfig) -> None:
+    """Foreground daemon entry point."""
+    logging.basicConfig(level=logging.INFO, format="quake: %(levelname)s %(message)s")
+    asyncio.run(serve(cfg))

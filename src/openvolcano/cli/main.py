@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from openvolcano import __version__
-from openvolcano.cli import geyser, netlab, ofp
+from openvolcano.cli import geyser, magma, netlab, ofp, quake
 
 app = typer.Typer(
     name="openvolcano",
@@ -32,8 +32,10 @@ def version() -> None:
 
 # Sub-applications: one line per module (keep sorted).
 app.add_typer(geyser.app, name="geyser")
+app.add_typer(magma.app, name="magma")
 app.add_typer(netlab.app, name="netlab")
 app.add_typer(ofp.app, name="ofp")
+app.add_typer(quake.app, name="quake")
 
 
 def main() -> None:

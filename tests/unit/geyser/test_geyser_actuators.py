@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from openvolcano.caldera.geyser.actuators import (
     FakeCgroupFs,
@@ -20,8 +21,15 @@ from openvolcano.caldera.geyser.actuators import (
     SysfsGovernor,
     wol_magic_packet,
 )
-from openvolcano.caldera.geyser.cgroupfs import CgroupFs, CgroupV1, CgroupV2, detect_cgroup
-from openvolcano.caldera.geyser.config import PowerModelConfig
+from openvolcano.caldera.geyser.agent import GeyserAgent
+from openvolcano.caldera.geyser.cgroupfs import (
+    CgroupFs,
+    CgroupV1,
+    CgroupV2,
+    detect_cgroup,
+    detect_freezer,
+)
+from openvolcano.caldera.geyser.config import GeyserConfig, PowerModelConfig
 from openvolcano.caldera.geyser.gal import resources as R
 from openvolcano.common.errors import InvalidInput, NotFound, Unavailable
 
@@ -90,6 +98,7 @@ def _v2(tmp: Path) -> CgroupFs:
     d.mkdir(parents=True)
     (d / "cpu.max").write_text("max 100000\n")
     (d / "cgroup.freeze").write_text("0\n")
+    (d / "cgroup.events").write_text("populated 1\nfrozen 0\n")
     (d / "cgroup.procs").write_text("5\n6\n")
     (tmp / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
     return CgroupV2(tmp)
@@ -130,8 +139,10 @@ def test_cgroup_contract(make: Callable[[Path], CgroupFs], tmp_path: Path) -> No
     with pytest.raises(InvalidInput):
         cg.cpu_max("/etc")
     assert not cg.frozen("ov/vi-a")
+    assert cg.freeze_state("ov/vi-a") == "thawed"
     cg.set_frozen("ov/vi-a", True)
     assert cg.frozen("ov/vi-a")
+    assert cg.freeze_state("ov/vi-a") in ("freezing", "frozen")
     assert cg.pids("ov/vi-a") == [5, 6]
     with pytest.raises(NotFound):
         cg.set_cpu_max("ov/vi-b", 0.5)
@@ -141,6 +152,38 @@ def test_cgroup_detection(tmp_path: Path) -> None:
     assert detect_cgroup(tmp_path) is None
     assert isinstance(detect_cgroup(_v1(tmp_path / "a").root), CgroupV1)  # type: ignore[attr-defined]
     assert isinstance(detect_cgroup(_v2(tmp_path / "b").root), CgroupV2)  # type: ignore[attr-defined]
+
+
+def test_freezer_detection_needs_no_cpu_controller(tmp_path: Path) -> None:
+    assert detect_freezer(tmp_path) is None
+    (tmp_path / "freezer").mkdir()
+    (tmp_path / "freezer/cgroup.procs").write_text("")
+    assert isinstance(detect_freezer(tmp_path), CgroupV1)
+    hybrid = tmp_path / "h"
+    (hybrid / "unified").mkdir(parents=True)
+    (hybrid / "unified/cgroup.controllers").write_text("\n")  # v2 with no controllers at all
+    fz = detect_freezer(hybrid)
+    assert isinstance(fz, CgroupV2)
+    assert fz.root == hybrid / "unified"
+    assert detect_cgroup(hybrid) is None
+
+
+def test_freeze_completion_is_read_from_the_kernel_files(tmp_path: Path) -> None:
+    v1 = _v1(tmp_path / "a")
+    (tmp_path / "a/freezer/ov/vi-a/freezer.state").write_text("FREEZING\n")
+    assert v1.freeze_state("ov/vi-a") == "freezing"
+    (tmp_path / "a/freezer/ov/vi-a/freezer.state").write_text("FROZEN\n")
+    assert v1.freeze_state("ov/vi-a") == "frozen"
+    v2 = _v2(tmp_path / "b")
+    v2.set_frozen("ov/vi-a", True)
+    assert v2.freeze_state("ov/vi-a") == "freezing"
+    (tmp_path / "b/ov/vi-a/cgroup.events").write_text("populated 1\nfrozen 1\n")
+    assert v2.freeze_state("ov/vi-a") == "frozen"
+
+
+def test_emulated_standby_config_needs_the_server_cgroup() -> None:
+    with pytest.raises(ValidationError, match="needs 'cgroup'"):
+        GeyserConfig.model_validate({"standby": {"mode": "emulated", "ports": ["eth0"]}})
 
 
 def test_sysfs_governor_against_synthetic_tree(tmp_path: Path) -> None:
@@ -170,7 +213,7 @@ def test_wol_magic_packet() -> None:
 def test_applier_routes_each_resource_kind() -> None:
     cg, quake, standby = _fake(Path()), FakeQuakeWorkers(4), FakeStandby()
     gov = FakeGovernor({"cpu0": "performance"})
-    ap = GeyserApplier(quake=quake, cgroups=cg, governor=gov, standby=standby)  # type: ignore[arg-type]
+    ap = GeyserApplier(quake=quake, cgroups=cg, governor=gov, standby=standby)
     vi = R.vi_resource("a", "ov/vi-a", [0.5, 0.2], 1000, PM, 2)
     ap.apply(vi, vi.states[2])
     assert cg.cpu_max("ov/vi-a").cpus == pytest.approx(0.2)
@@ -179,11 +222,19 @@ def test_applier_routes_each_resource_kind() -> None:
     assert quake.active == 1
     srv = R.server_resource(PM, 1000, 2, "emulated", [])
     ap.apply(srv, srv.states[1])
-    assert standby.asleep
+    assert [standby.asleep] == [True]  # (a list: mypy would narrow a bare attribute for good)
     ap.apply(srv, srv.states[0])
-    assert not standby.asleep
+    assert [standby.asleep] == [False]
     cpu = R.cpu_resource("cpu0", 1000, ("performance", "powersave"), [], PM, 2)
     ap.apply(cpu, cpu.states[1])
     assert gov.get("cpu0") == "powersave"
     with pytest.raises(Unavailable):
         GeyserApplier().apply(vi, vi.states[1])
+
+
+def test_emulated_standby_without_a_freezer_is_refused_clearly(tmp_path: Path) -> None:
+    cfg = GeyserConfig.model_validate(
+        {"cgroup_root": str(tmp_path), "standby": {"mode": "emulated", "cgroup": "ov/srv"}}
+    )
+    with pytest.raises(InvalidInput, match="needs a cgroup freezer"):
+        GeyserAgent.from_config(cfg)

@@ -25,16 +25,17 @@ it is the :class:`~openvolcano.caldera.geyser.gal.tree.Applier` the GAL tree use
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 
-from openvolcano.caldera.geyser.cgroupfs import CgroupFs, safe_relpath
+from openvolcano.caldera.geyser.cgroupfs import CgroupFs, FreezeState, safe_relpath
 from openvolcano.caldera.geyser.gal.model import EnergyAwareState, ResourceSpec
 from openvolcano.caldera.geyser.probes.parsers import CgroupCpuMax
-from openvolcano.common.errors import InvalidInput, NotFound, Unavailable
+from openvolcano.common.errors import InvalidInput, NotFound, OpenVolcanoError, Unavailable
 
 __all__ = [
     "EmulatedStandby",
@@ -92,33 +93,54 @@ class FakeQuakeWorkers:
 
 
 class HttpQuakeWorkers:
-    """Client of quake's management API (``/workers``) over HTTP."""
+    """Client of quake's management API (``/workers``) over HTTP.
 
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
-        self._client = httpx.Client(base_url=base_url, transport=transport, timeout=2.0)
+    Every failure is an :class:`~openvolcano.common.errors.OpenVolcanoError`
+    naming the API: a refused value is :class:`InvalidInput`; no answer within
+    ``timeout_s``, a refused connection, an error status or a malformed body
+    are :class:`Unavailable`.
+    """
+
+    def __init__(
+        self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 2.0
+    ) -> None:
+        self._client = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s)
         self.base_url = base_url
+        self.timeout_s = timeout_s
 
-    def _check(self, resp: httpx.Response) -> dict[str, object]:
-        if resp.status_code >= 400:
-            try:
-                msg = str(resp.json().get("message", resp.text))
-            except ValueError:
-                msg = resp.text
-            if resp.status_code in (400, 422):
-                raise InvalidInput(f"quake refused: {msg}")
-            raise Unavailable(f"quake management API error {resp.status_code}: {msg}")
-        body = resp.json()
-        if not isinstance(body, dict):
-            raise Unavailable("quake management API returned a non-object body")
-        return body
-
-    def status(self) -> QuakeStatus:
+    def _call(self, method: str, body: dict[str, object] | None = None) -> dict[str, object]:
         try:
-            body = self._check(self._client.get("/workers"))
+            resp = self._client.request(method, "/workers", json=body)
+        except httpx.TimeoutException:
+            raise Unavailable(
+                f"quake management API at {self.base_url} did not answer "
+                f"{method} /workers within {self.timeout_s:g} s"
+            ) from None
         except httpx.HTTPError as exc:
             raise Unavailable(
                 f"quake management API at {self.base_url} unreachable: {exc}"
-            ) from exc
+            ) from None
+        return self._check(method, resp)
+
+    def _check(self, method: str, resp: httpx.Response) -> dict[str, object]:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code >= 400:
+            msg = str(body.get("message", resp.text)) if isinstance(body, dict) else resp.text
+            if resp.status_code in (400, 422):
+                raise InvalidInput(f"quake refused {method} /workers: {msg}")
+            raise Unavailable(f"quake management API error {resp.status_code}: {msg}")
+        if not isinstance(body, dict):
+            raise Unavailable(
+                f"quake management API returned a body that is not a JSON object "
+                f"(HTTP {resp.status_code} to {method} /workers)"
+            )
+        return body
+
+    def status(self) -> QuakeStatus:
+        body = self._call("GET")
         active, maximum, pids = body.get("active"), body.get("max"), body.get("pids", [])
         if not isinstance(active, int) or not isinstance(maximum, int):
             raise Unavailable("quake GET /workers: 'active' and 'max' must be integers")
@@ -127,12 +149,7 @@ class HttpQuakeWorkers:
         return QuakeStatus(active, maximum, tuple(pids))
 
     def set_active(self, n: int) -> None:
-        try:
-            self._check(self._client.put("/workers", json={"active": n}))
-        except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"quake management API at {self.base_url} unreachable: {exc}"
-            ) from exc
+        self._call("PUT", {"active": n})
 
     def close(self) -> None:
         self._client.close()
@@ -179,6 +196,9 @@ class FakeCgroupFs:
 
     def frozen(self, rel: str) -> bool:
         return bool(self._g(rel)["frozen"])
+
+    def freeze_state(self, rel: str) -> FreezeState:
+        return "frozen" if self.frozen(rel) else "thawed"
 
     def set_frozen(self, rel: str, frozen: bool) -> None:
         self._g(rel)["frozen"] = frozen
@@ -278,36 +298,97 @@ class SuspendStandby:
 
 
 class EmulatedStandby:
-    """Emulated standby for netlab servers: freeze their cgroup, set their ports down.
+    """Emulated standby for netlab servers: set their ports down, freeze their cgroup.
 
     This is an emulation: no power is saved on the host; the server stops
     running its processes and stops forwarding, which is what the network sees.
+    The server is configured as ``[standby]`` ``cgroup`` (relative to the
+    freezer hierarchy), ``ports`` and optionally the ``netns`` holding them.
+
+    Invariants: :meth:`enter` returns only once every port is down and the
+    cgroup reports *frozen* (``FROZEN`` / ``cgroup.events frozen 1``), within
+    ``freeze_timeout_s``; if any step fails it thaws the cgroup and sets the
+    ports it had taken down back up before raising, so a failed commit leaves
+    the server awake. :meth:`leave` thaws, then sets every port up.
     """
 
     emulated = True
 
-    def __init__(self, cgroups: CgroupFs, cgroup: str, ports: list[str], netns: str = "") -> None:
+    def __init__(
+        self,
+        cgroups: CgroupFs,
+        cgroup: str,
+        ports: list[str],
+        netns: str = "",
+        freeze_timeout_s: float = 5.0,
+    ) -> None:
         self.cgroups = cgroups
         self.cgroup = cgroup
-        self.ports = ports
+        self.ports = list(ports)
         self.netns = netns
+        self.freeze_timeout_s = freeze_timeout_s
 
-    def _links(self, state: str) -> None:
-        for port in self.ports:
-            cmd = ["ip", "link", "set", "dev", port, state]
-            if self.netns:
-                cmd = ["ip", "-n", self.netns, *cmd[1:]]
-            res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if res.returncode != 0:
-                raise Unavailable(f"cannot set {port} {state}: {res.stderr.strip()}")
+    def _link(self, port: str, state: str) -> None:
+        cmd = ["ip", "link", "set", "dev", port, state]
+        if self.netns:
+            cmd = ["ip", "-n", self.netns, *cmd[1:]]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise Unavailable(f"cannot set {port} {state}: {exc}") from None
+        if res.returncode != 0:
+            where = f" in netns {self.netns}" if self.netns else ""
+            raise Unavailable(f"cannot set {port}{where} {state}: {res.stderr.strip()}")
+
+    def _wait_frozen(self) -> None:
+        deadline = time.monotonic() + self.freeze_timeout_s
+        while self.cgroups.freeze_state(self.cgroup) != "frozen":
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"cgroup {self.cgroup!r} did not finish freezing "
+                    f"within {self.freeze_timeout_s:g} s"
+                )
+            time.sleep(0.01)
 
     def enter(self) -> None:
-        self._links("down")
-        self.cgroups.set_frozen(self.cgroup, True)
+        down: list[str] = []
+        try:
+            for port in self.ports:
+                self._link(port, "down")
+                down.append(port)
+            self.cgroups.set_frozen(self.cgroup, True)
+            self._wait_frozen()
+        except (OpenVolcanoError, OSError) as exc:
+            left = self._undo(down)
+            raise Unavailable(
+                f"emulated standby failed: {exc}"
+                + (f"; could not undo: {'; '.join(left)}" if left else "; server left awake"),
+                cgroup=self.cgroup,
+                ports=self.ports,
+            ) from None
+
+    def _undo(self, down: list[str]) -> list[str]:
+        problems: list[str] = []
+        try:
+            if self.cgroups.frozen(self.cgroup):
+                self.cgroups.set_frozen(self.cgroup, False)
+        except (OpenVolcanoError, OSError) as exc:
+            if not isinstance(exc, NotFound):
+                problems.append(f"thaw {self.cgroup}: {exc}")
+        for port in reversed(down):
+            try:
+                self._link(port, "up")
+            except Unavailable as exc:
+                problems.append(str(exc))
+        return problems
 
     def leave(self) -> None:
-        self.cgroups.set_frozen(self.cgroup, False)
-        self._links("up")
+        try:
+            self.cgroups.set_frozen(self.cgroup, False)
+        except OSError as exc:
+            raise Unavailable(f"cannot thaw cgroup {self.cgroup!r}: {exc}") from None
+        for port in self.ports:
+            self._link(port, "up")
 
 
 class FakeStandby:

@@ -39,7 +39,7 @@ from openvolcano.caldera.geyser.actuators import (
     SuspendStandby,
     SysfsGovernor,
 )
-from openvolcano.caldera.geyser.cgroupfs import CgroupFs, detect_cgroup
+from openvolcano.caldera.geyser.cgroupfs import CgroupFs, detect_cgroup, detect_freezer
 from openvolcano.caldera.geyser.config import GeyserConfig
 from openvolcano.caldera.geyser.gal import resources as R
 from openvolcano.caldera.geyser.gal.model import (
@@ -54,7 +54,7 @@ from openvolcano.caldera.geyser.gal.model import (
 from openvolcano.caldera.geyser.gal.tree import GalTree
 from openvolcano.caldera.geyser.probes.parsers import CpuTimes, NetDevCounters, cpu_busy_fraction
 from openvolcano.caldera.geyser.probes.sources import HostReader, ProcSample, RaplZone
-from openvolcano.common.errors import OpenVolcanoError
+from openvolcano.common.errors import InvalidInput, OpenVolcanoError
 
 __all__ = ["GeyserAgent", "to_api_state"]
 
@@ -101,13 +101,23 @@ class GeyserAgent:
         """Real readers and actuators for this host, as the config asks."""
         root = Path(config.root)
         cgroups = detect_cgroup(Path(config.cgroup_root))
-        quake = HttpQuakeWorkers(config.quake.url) if config.quake else None
+        quake = (
+            HttpQuakeWorkers(config.quake.url, timeout_s=config.quake.timeout_s)
+            if config.quake
+            else None
+        )
         standby: Standby | None = None
         if config.standby.mode == "suspend":
             standby = SuspendStandby(root)
-        elif config.standby.mode == "emulated" and cgroups is not None:
+        elif config.standby.mode == "emulated":
             sc = config.standby
-            standby = EmulatedStandby(cgroups, sc.cgroup, sc.ports, sc.netns)
+            freezer = detect_freezer(Path(config.cgroup_root))
+            if freezer is None:
+                raise InvalidInput(
+                    f"standby mode 'emulated' needs a cgroup freezer (v2 cgroup.freeze or the "
+                    f"v1 freezer hierarchy) under {config.cgroup_root!r}; none found"
+                )
+            standby = EmulatedStandby(freezer, sc.cgroup, sc.ports, sc.netns, sc.freeze_timeout_s)
         reader = HostReader(root)
         governor = SysfsGovernor(root) if reader.cpufreq() else None
         applier = GeyserApplier(quake=quake, cgroups=cgroups, governor=governor, standby=standby)

@@ -21,6 +21,7 @@ Endpoints (JSON bodies from :mod:`openvolcano.api.geyser`)::
     GET  /gal/resources/{id}/sensors/{name}     monitor sensor
     GET  /gal/resources/{id}/sensors/{name}/history
     GET  /metrics                               Prometheus text format
+    /GAL/{id}/{method}                          the DROP-compatible XML profile (:mod:`.gal_xml`)
 
 Errors: ``{"error", "message", "details"?}`` with 404 (unknown resource or
 sensor), 409 (commit with nothing staged), 422 (invalid state or body), 502
@@ -44,6 +45,7 @@ from prometheus_client.registry import Collector
 
 from openvolcano.api import geyser as api
 from openvolcano.caldera.geyser.agent import GeyserAgent
+from openvolcano.caldera.geyser.gal_xml import add_gal_xml_routes
 from openvolcano.common.clock import Clock
 from openvolcano.common.errors import OpenVolcanoError, Unavailable
 
@@ -168,6 +170,7 @@ def create_app(agent: GeyserAgent, clock: Clock, background_refresh: bool = True
     def metrics() -> Response:
         return Response(content=generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    add_gal_xml_routes(app, agent, clock)
     return app
 
 

@@ -9,13 +9,17 @@ Design: two real implementations over plain files, so they are testable in a
 temporary directory and on any mount point:
 
 * :class:`CgroupV2` - the unified hierarchy: ``cpu.max``, ``cpu.stat``
-  (``usage_usec``), ``memory.current``, ``cgroup.freeze``.
+  (``usage_usec``), ``memory.current``, ``cgroup.freeze`` (freezing is complete
+  once ``cgroup.events`` says ``frozen 1``).
 * :class:`CgroupV1` - the legacy per-controller hierarchies (``cpu/``,
   ``cpuacct/``, ``memory/``, ``freezer/`` under one root): ``cpu.cfs_quota_us``,
-  ``cpuacct.usage`` (ns), ``memory.usage_in_bytes``, ``freezer.state``. Hosts
-  in "hybrid" mode (cpu bound to v1, like our CI machines) need this one.
+  ``cpuacct.usage`` (ns), ``memory.usage_in_bytes``, ``freezer.state``
+  (``FREEZING`` until every task has stopped, then ``FROZEN``). Hosts in
+  "hybrid" mode (cpu bound to v1, like our CI machines) need this one.
 
-:func:`detect_cgroup` picks the one whose ``cpu`` controller is usable.
+:func:`detect_cgroup` picks the one whose ``cpu`` controller is usable (CPU
+quotas); :func:`detect_freezer` the one that can freeze a cgroup (emulated
+server standby), which needs no cpu controller.
 Cgroup paths are *relative* to the hierarchy root (``"openvolcano/vi-alice"``);
 an absolute or ``..`` path is refused, so a REST client can never make geyser
 write outside the cgroup tree.
@@ -24,7 +28,7 @@ write outside the cgroup tree.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Literal, Protocol
 
 from openvolcano.caldera.geyser.probes.parsers import (
     CgroupCpuMax,
@@ -35,9 +39,19 @@ from openvolcano.caldera.geyser.probes.parsers import (
 )
 from openvolcano.common.errors import InvalidInput, NotFound
 
-__all__ = ["CgroupFs", "CgroupV1", "CgroupV2", "detect_cgroup", "safe_relpath"]
+__all__ = [
+    "CgroupFs",
+    "CgroupV1",
+    "CgroupV2",
+    "FreezeState",
+    "detect_cgroup",
+    "detect_freezer",
+    "safe_relpath",
+]
 
 DEFAULT_PERIOD_US = 100_000
+
+FreezeState = Literal["thawed", "freezing", "frozen"]
 
 
 def safe_relpath(rel: str) -> PurePosixPath:
@@ -59,6 +73,7 @@ class CgroupFs(Protocol):
     def cpu_max(self, rel: str) -> CgroupCpuMax: ...
     def set_cpu_max(self, rel: str, cpus: float | None) -> None: ...
     def frozen(self, rel: str) -> bool: ...
+    def freeze_state(self, rel: str) -> FreezeState: ...
     def set_frozen(self, rel: str, frozen: bool) -> None: ...
     def pids(self, rel: str) -> list[int]: ...
 
@@ -116,6 +131,12 @@ class CgroupV2:
     def frozen(self, rel: str) -> bool:
         return _read(self._dir(rel) / "cgroup.freeze").strip() == "1"
 
+    def freeze_state(self, rel: str) -> FreezeState:
+        if not self.frozen(rel):
+            return "thawed"
+        events = parse_flat_keyed(_read(self._dir(rel) / "cgroup.events"), "cgroup.events")
+        return "frozen" if events.get("frozen") == 1 else "freezing"
+
     def set_frozen(self, rel: str, frozen: bool) -> None:
         _write(self._dir(rel) / "cgroup.freeze", "1\n" if frozen else "0\n")
 
@@ -158,6 +179,12 @@ class CgroupV1:
     def frozen(self, rel: str) -> bool:
         return _read(self._dir("freezer", rel) / "freezer.state").strip() != "THAWED"
 
+    def freeze_state(self, rel: str) -> FreezeState:
+        state = _read(self._dir("freezer", rel) / "freezer.state").strip()
+        if state == "THAWED":
+            return "thawed"
+        return "frozen" if state == "FROZEN" else "freezing"
+
     def set_frozen(self, rel: str, frozen: bool) -> None:
         _write(self._dir("freezer", rel) / "freezer.state", "FROZEN\n" if frozen else "THAWED\n")
 
@@ -172,4 +199,20 @@ def detect_cgroup(root: Path = Path("/sys/fs/cgroup")) -> CgroupFs | None:
         return CgroupV2(root)
     if (root / "cpu" / "cpu.cfs_quota_us").exists():
         return CgroupV1(root)
+    return None
+
+
+def detect_freezer(root: Path = Path("/sys/fs/cgroup")) -> CgroupFs | None:
+    """The hierarchy that can freeze a cgroup, or None.
+
+    Pure v2 (``root/cgroup.controllers``; ``cgroup.freeze`` is a core file, no
+    controller needed), else the v1 ``freezer`` hierarchy, else the v2 tree a
+    hybrid host mounts at ``root/unified``.
+    """
+    if (root / "cgroup.controllers").exists():
+        return CgroupV2(root)
+    if (root / "freezer" / "cgroup.procs").exists():
+        return CgroupV1(root)
+    if (root / "unified" / "cgroup.controllers").exists():
+        return CgroupV2(root / "unified")
     return None

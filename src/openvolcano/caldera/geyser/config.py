@@ -16,7 +16,8 @@ Example::
     wakeup_s = 12.0
     sleep_s = 4.0
     [quake]
-    url = "http://127.0.0.1:8282"
+    url = "http://127.0.0.1:8282"   # quake's management API (GET/PUT /workers)
+    timeout_s = 2.0
     [[virtual_images]]
     id = "alice-nas"
     cgroup = "openvolcano/vi-alice-nas"
@@ -26,8 +27,10 @@ Example::
     pid = 812
     [standby]
     mode = "emulated"         # "none" | "suspend" | "emulated"
-    cgroup = "openvolcano/server1"
-    ports = ["s1-eth0"]
+    cgroup = "openvolcano/server1"  # emulated: the server's processes (freezer cgroup)
+    ports = ["eth0"]                # emulated: the server's interfaces, set down
+    netns = "ovl-server1-3fa9"      # emulated: namespace holding the ports ("" = this one)
+    freeze_timeout_s = 5.0
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openvolcano.common.errors import InvalidInput
 
@@ -64,6 +67,7 @@ class PowerModelConfig(_Strict):
 
 class QuakeConfig(_Strict):
     url: str
+    timeout_s: float = Field(default=2.0, gt=0, le=60)
 
 
 class VirtualImageConfig(_Strict):
@@ -78,10 +82,22 @@ class ProcessConfig(_Strict):
 
 
 class StandbyConfig(_Strict):
+    """Server standby. ``emulated``: the server is the processes in ``cgroup``
+    (relative to the freezer hierarchy) plus the interfaces ``ports`` (in
+    network namespace ``netns`` if set); standby freezes the one and sets the
+    others down."""
+
     mode: Literal["none", "suspend", "emulated"] = "none"
     cgroup: str = ""
     ports: list[str] = Field(default_factory=list)
     netns: str = ""
+    freeze_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _emulated_needs_a_cgroup(self) -> StandbyConfig:
+        if self.mode == "emulated" and not self.cgroup:
+            raise ValueError("mode 'emulated' needs 'cgroup' (the server's cgroup to freeze)")
+        return self
 
 
 class GeyserConfig(_Strict):

@@ -9,10 +9,12 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 STAMPS     := $(VENV)/.stamps
 # Debian packages the tests and the demo drive for real.
-APT_PKGS   := openvswitch-switch openvswitch-common iproute2 iputils-ping iperf3 ethtool libvirt-dev pkg-config criu mosquitto
+APT_PKGS   := openvswitch-switch openvswitch-common iproute2 iputils-ping iperf3 ethtool libvirt-dev pkg-config criu mosquitto netsniff-ng qemu-system-x86 libvirt-daemon libvirt-daemon-driver-qemu busybox-static linux-image-cloud-amd64
 PYTEST_ARGS ?=
+# Faucet (interop tests) pins an os-ken and prometheus-client that conflict with ours: own venv.
+FAUCET_VENV := .venv-faucet
 
-.PHONY: all venv deps apt test lint types contracts pytest demo clean help
+.PHONY: all venv faucet-venv deps apt test lint types contracts pytest demo clean help
 
 help:
 	@echo "make demo   - run the OpenFlow interop demo against a real Open vSwitch"
@@ -20,7 +22,7 @@ help:
 	@echo "make deps   - only install Debian and Python dependencies"
 	@echo "make clean  - remove the virtual environment and caches"
 
-deps: apt venv
+deps: apt venv faucet-venv
 
 # Debian packages: install only the missing ones (apt-get update only when needed).
 apt: $(STAMPS)/apt
@@ -44,6 +46,13 @@ $(STAMPS)/py: pyproject.toml $(STAMPS)/apt
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# Faucet's virtualenv, from requirements/faucet.txt (reinstalled only when that file changes).
+faucet-venv: $(FAUCET_VENV)/.installed
+$(FAUCET_VENV)/.installed: requirements/faucet.txt
+	@test -x $(FAUCET_VENV)/bin/python || $(PYTHON) -m venv $(FAUCET_VENV)
+	$(FAUCET_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/faucet.txt
+	@touch $@
+
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -59,8 +68,11 @@ pytest: deps
 
 test: deps lint types contracts pytest
 
+bench: deps
+	$(PY) -m benchmarks.quake_bench
+
 demo: deps
 	$(VENV)/bin/openvolcano ofp demo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info
+	rm -rf $(VENV) $(FAUCET_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

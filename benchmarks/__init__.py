@@ -1,0 +1,1 @@
+"""The project's benchmarks (quake forwarding benchmark, bare forwarder baseline)."""

@@ -1,0 +1,1 @@
+"""Building blocks of benchmarks/quake_bench.py: test bed, DUTs, report."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from openvolcano import __version__
-from openvolcano.cli import geyser, magma, netlab, ofp, quake
+from openvolcano.cli import geyser, lava, magma, netlab, ofp, quake
 
 app = typer.Typer(
     name="openvolcano",
@@ -32,6 +32,7 @@ def version() -> None:
 
 # Sub-applications: one line per module (keep sorted).
 app.add_typer(geyser.app, name="geyser")
+app.add_typer(lava.app, name="lava")
 app.add_typer(magma.app, name="magma")
 app.add_typer(netlab.app, name="netlab")
 app.add_typer(ofp.app, name="ofp")

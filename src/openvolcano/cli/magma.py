@@ -35,6 +35,12 @@ def magma(
     no_host_learning: Annotated[
         bool, typer.Option("--no-host-learning", help="no table-miss to the controller")
     ] = False,
+    state_db: Annotated[
+        str, typer.Option(help="SQLite file keeping the desired state across restarts")
+    ] = "/var/lib/openvolcano/magma/desired.db",
+    no_state_db: Annotated[
+        bool, typer.Option("--no-state-db", help="keep the desired state in memory only")
+    ] = False,
 ) -> None:
     """StratoV's OpenFlow 1.3 controller: keeps every switch equal to the desired state."""
     from openvolcano.stratov.magma.controller import MagmaConfig
@@ -52,7 +58,7 @@ def magma(
             host=of_host, port=of_port, ssl=ctx, role=role, generation_id=generation_id,
             lldp_interval=lldp_interval, learn_hosts=not no_host_learning,
         )  # fmt: skip
-        run(cfg, api_host, api_port)
+        run(cfg, api_host, api_port, None if no_state_db else state_db)
     except OpenVolcanoError as exc:
         typer.echo(f"magma: {exc.message}", err=True)
         raise typer.Exit(code=2) from None

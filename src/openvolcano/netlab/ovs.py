@@ -147,6 +147,7 @@ class PrivateOvs:
         # read by stop(), which removes exactly these.
         self._bridges: list[str] = []
         self._interfaces: list[str] = []
+        self._vswitchd_argv: list[str] = []  # set by start(), reused by restart_vswitchd()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -198,15 +199,43 @@ class PrivateOvs:
             ]
             if self.disable_system:
                 vswitchd += ["--disable-system", "--disable-system-route"]
-            self._spawn("ovs-vswitchd", vswitchd)
-            self._wait_until(
-                "ovs-vswitchd",
-                [b.ovs_appctl, "--timeout=2", "-t", str(d / "ovs-vswitchd.ctl"), "version"],
-            )
+            self._vswitchd_argv = vswitchd
+            self._start_vswitchd()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_vswitchd(self) -> None:
+        self._spawn("ovs-vswitchd", self._vswitchd_argv)
+        b, d = self._binaries(), self._dir()
+        self._wait_until(
+            "ovs-vswitchd",
+            [b.ovs_appctl, "--timeout=2", "-t", str(d / "ovs-vswitchd.ctl"), "version"],
+        )
+
+    def restart_vswitchd(self, *, kill: bool = True, grace: float = 5.0) -> int:
+        """Stop ovs-vswitchd (SIGKILL: a crash; else SIGTERM) and start it again; new pid.
+
+        The database (bridges, ports, controllers) survives in ovsdb-server;
+        the flow tables do not - the restarted switch comes back empty and
+        reconnects to its controllers. Bridges and interfaces stay recorded,
+        so :meth:`stop` still removes them.
+        """
+        proc = self._procs.get("ovs-vswitchd")
+        if proc is None or not self._vswitchd_argv:
+            raise OvsCommandError("ovs-vswitchd of this PrivateOvs is not running")
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=grace)
+        with contextlib.suppress(FileNotFoundError):  # a killed daemon leaves its pidfile
+            (self._dir() / "ovs-vswitchd.pid").unlink()
+        self._start_vswitchd()  # on failure, stop() still cleans up everything recorded
+        return self._procs["ovs-vswitchd"].pid
 
     def stop(self, grace: float = 5.0) -> None:
         """Delete our bridges, SIGTERM our daemons (SIGKILL stragglers), remove the temp dir.

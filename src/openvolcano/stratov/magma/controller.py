@@ -13,7 +13,9 @@ Design:
   plus the system owner ``magma-system`` (LLDP to the controller and, when
   host learning is on, the table-miss entry of table 0 to the controller).
   :meth:`Magma.put_owner` rejects a state that conflicts with another owner's
-  before storing anything.
+  before storing anything. With a :class:`~.store.DesiredStore` the desired
+  state is durable: written before it is applied, loaded at start, so a
+  restarted magma resynchronises reconnecting switches on its own.
 * **Reconciliation** (:meth:`Magma.sync`, one run at a time): dump every
   target switch (flow stats, group desc, meter config), compute each plan
   with the pure :func:`~.reconcile.reconcile`, and run phase *k* on every
@@ -62,6 +64,7 @@ from . import convert
 from .events import EventBus
 from .reconcile import PHASES, SwitchTables, compile_desired, diff, plan_from_diff
 from .session import SessionClosed, SwitchRequestError, SwitchSession
+from .store import DesiredStore
 from .topology import LLDP_ETHERTYPE, Topology, lldp_frame, parse_lldp
 
 __all__ = ["SYSTEM_OWNER", "Magma", "MagmaConfig", "system_rules"]
@@ -99,10 +102,13 @@ def system_rules(learn_hosts: bool) -> api.SwitchRules:
 
 
 class Magma:
-    def __init__(self, config: MagmaConfig | None = None) -> None:
+    def __init__(
+        self, config: MagmaConfig | None = None, *, store: DesiredStore | None = None
+    ) -> None:
         self.config = config or MagmaConfig()
         self.sessions: dict[int, SwitchSession] = {}
-        self.desired: dict[str, api.OwnerState] = {}
+        self.store = store
+        self.desired: dict[str, api.OwnerState] = store.load() if store is not None else {}
         self.installed: dict[int, SwitchTables] = {}
         self.errors: deque[api.ErrorRecord] = deque(maxlen=self.config.error_ring)
         self.topology = Topology(link_ttl=max(3.5 * self.config.lldp_interval, 1.0))
@@ -113,7 +119,7 @@ class Magma:
         self._lock = asyncio.Lock()
         self._dirty: set[int] = set()
         self._kick = asyncio.Event()
-        self._owner_names = {convert.owner_cookie(SYSTEM_OWNER): SYSTEM_OWNER}
+        self._owner_names = {convert.owner_cookie(o): o for o in [SYSTEM_OWNER, *self.desired]}
 
     # -- desired state -----------------------------------------------------------------
 
@@ -138,14 +144,19 @@ class Magma:
             touched |= {api.parse_dpid(k) for k in old.switches}
         for dpid in touched:
             self.desired_rules(dpid, new)  # DesiredConflict -> 409, nothing changed
+        if self.store is not None:
+            self.store.save(owner, state)  # durable before it is applied
         self.desired = new
         self._owner_names[convert.owner_cookie(owner)] = owner
         await self.sync(touched)
 
     async def delete_owner(self, owner: str) -> bool:
-        old = self.desired.pop(owner, None)
+        old = self.desired.get(owner)
         if old is None:
             return False
+        if self.store is not None:
+            self.store.delete(owner)
+        self.desired = {o: st for o, st in self.desired.items() if o != owner}
         await self.sync(api.parse_dpid(k) for k in old.switches)
         return True
 
@@ -326,6 +337,17 @@ class Magma:
             )  # fmt: skip
             self.errors.append(record)
             self.bus.publish(api.SwitchError(at=now, error=record))
+
+    def packet_out(
+        self, dpid: int, data: bytes, port: int, in_port: int = c.OFPP_CONTROLLER
+    ) -> bool:
+        """Send ``data`` out of ``port`` (or OFPP_FLOOD...) of switch ``dpid``, for apps
+        reacting to :class:`~openvolcano.api.magma.PacketInReceived`. Dropped and counted
+        (False) when the switch is busy or gone: a late packet-out is worthless."""
+        s = self.sessions.get(dpid)
+        if s is None:
+            return False
+        return s.try_send(PacketOut(in_port=in_port, actions=(ActionOutput(port=port),), data=data))
 
     # -- LLDP ------------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ parse the listen specs, build an optional TLS context, run the OpenFlow
 listener and the uvicorn REST server in one event loop until SIGTERM/SIGINT,
 then stop both (sessions are closed; switches keep their flows - in
 ``fail_mode=secure`` they keep forwarding - and are resynchronised when
-magma comes back).
+magma comes back). The desired state lives in a SQLite file
+(:class:`~.store.DesiredStore`, ``--state-db``) opened before anything
+listens, so a restarted magma - also after SIGKILL - programs the same state.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from openvolcano.common.errors import InvalidInput
 
 from .app import create_app
 from .controller import Magma, MagmaConfig
+from .store import DesiredStore
 
 __all__ = ["parse_listen", "run", "tls_context"]
 
@@ -60,8 +63,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _main(config: MagmaConfig, api_host: str, api_port: int) -> None:
-    magma = Magma(config)
+async def _main(
+    config: MagmaConfig, api_host: str, api_port: int, store: DesiredStore | None
+) -> None:
+    magma = Magma(config, store=store)
     server = _Server(
         uvicorn.Config(create_app(magma), host=api_host, port=api_port, log_level="info")
     )
@@ -78,6 +83,16 @@ async def _main(config: MagmaConfig, api_host: str, api_port: int) -> None:
         ctl.cancel()
 
 
-def run(config: MagmaConfig, api_host: str, api_port: int) -> None:
+def run(config: MagmaConfig, api_host: str, api_port: int, state_db: str | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; ``state_db`` None keeps the desired state in memory only."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(_main(config, api_host, api_port))
+    store = DesiredStore(state_db) if state_db is not None else None
+    try:
+        if store is not None:
+            logging.getLogger(__name__).info(
+                "desired state in %s: %d owner(s)", store.path, len(store.load())
+            )
+        asyncio.run(_main(config, api_host, api_port, store))
+    finally:
+        if store is not None:
+            store.close()

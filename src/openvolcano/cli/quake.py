@@ -10,11 +10,15 @@ clear line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from openvolcano.common.errors import OpenVolcanoError
+from openvolcano.common.errors import InvalidInput, OpenVolcanoError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -40,7 +44,10 @@ def quake(
     ),
     tables: int = typer.Option(254, "--tables", help="number of flow tables (1..254)"),
     api: str | None = typer.Option(
-        None, "--api", help="serve GET /status and /metrics on HOST:PORT"
+        None, "--api", help="serve GET /status, /metrics and POST /trace on HOST:PORT"
+    ),
+    local_port: str | None = typer.Option(
+        None, "--local-port", help="TAP interface to create as the OFPP_LOCAL port"
     ),
 ) -> None:
     """quake: the Caldera user-space OpenFlow 1.3 switch."""
@@ -57,6 +64,7 @@ def quake(
             fail_mode=fail_mode,
             tables=tables,
             api=api,
+            local_port=local_port,
         )
         run(cfg)
     except OpenVolcanoError as exc:
@@ -65,3 +73,68 @@ def quake(
     except OSError as exc:  # e.g. the --listen or --api port is taken
         typer.echo(f"quake: {exc.strerror or exc}", err=True)
         raise typer.Exit(code=2) from None
+
+
+def _fetch_trace(switch: str, in_port: int, packet: str) -> dict[str, Any]:
+    """POST /trace to a running quake's status endpoint (``http://HOST:PORT``)."""
+    url = switch.rstrip("/") + "/trace"
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"bad --switch {switch!r}: expected http://HOST:PORT")
+    body = json.dumps({"in_port": in_port, "packet": packet}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # scheme checked above
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise InvalidInput(exc.read().decode(errors="replace").strip() or str(exc)) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InvalidInput(f"cannot reach {url}: {reason}") from None
+    if not isinstance(answer, dict):
+        raise InvalidInput(f"{url} did not answer a trace")
+    return answer
+
+
+@app.command()
+def trace(
+    packet: str = typer.Argument(
+        ...,
+        help="packet as key=value,... e.g. eth_type=0x800,ipv4_dst=10.0.0.2,ip_proto=6,tcp_dst=80",
+    ),
+    in_port: str = typer.Option(..., "--in-port", help="ingress port number (or LOCAL)"),
+    flows: Annotated[
+        Path | None, typer.Option("--flows", help="JSON flows file (see docs/quake.md)")
+    ] = None,
+    switch: str | None = typer.Option(
+        None, "--switch", help="trace on a running quake instead: http://HOST:APIPORT"
+    ),
+    ports: str = typer.Option(
+        "", "--ports", help="extra port numbers of the traced switch, comma separated (--flows)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the trace as JSON"),
+) -> None:
+    """Explain a packet's path through the tables: entries hit, actions, final ports."""
+    from openvolcano.caldera.quake import trace as qt
+
+    try:
+        if (flows is None) == (switch is None):
+            raise InvalidInput("give exactly one of --flows FILE or --switch URL")
+        port_no = qt.parse_port(in_port)
+        if switch is not None:
+            report = _fetch_trace(switch, port_no, packet)
+        else:
+            assert flows is not None
+            try:
+                doc = json.loads(flows.read_text())
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {flows}: {exc.strerror}") from None
+            except ValueError as exc:
+                raise InvalidInput(f"{flows}: not JSON: {exc}") from None
+            extra = [qt.parse_port(p) for p in ports.split(",") if p.strip()]
+            frame = qt.build_packet(packet)
+            result = qt.trace_flows(qt.parse_flows(doc), port_no, frame, extra)
+            report = qt.trace_report(port_no, frame, result)
+    except OpenVolcanoError as exc:
+        typer.echo(f"quake trace: {exc.message}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(json.dumps(report, indent=1) if as_json else qt.render_trace(report))

@@ -400,6 +400,7 @@ class QuakeSwitch:
             "buffers_evicted": dp.buffers.evicted,
             "malformed_packets": dp.pipeline.malformed_packets,
             "dropped_port_down": dp.dropped_port_down,
+            "dropped_local": dp.dropped_local,
             "standalone_frames": dp.standalone_frames,
             "mac_table_size": len(dp.learning),
         }

@@ -1,4 +1,4 @@
-"""quake's status endpoint: ``GET /status`` (JSON) and ``GET /metrics`` (Prometheus text).
+"""quake's status endpoint: ``GET /status``, ``GET /metrics`` and ``POST /trace``.
 
 Role (DESIGN §3, "Operate"): every daemon explains itself. cinder and
 operators read quake's ports, counters, controllers and tables here.
@@ -6,10 +6,15 @@ operators read quake's ports, counters, controllers and tables here.
 Design: deliberately tiny - an HTTP/1.0 responder on asyncio streams in the
 switch's own event loop (no framework, no thread), reading the switch's
 state through :meth:`QuakeSwitch.status`. One request per connection;
-requests are bounded (8 KiB of headers, 5 s to send them); anything but
-``GET`` of the two paths gets 405/404.
+requests are bounded (8 KiB of headers, 64 KiB of body, 5 s to send them);
+other methods and paths get 405/404.
 
-Invariant: the endpoint only reads switch state.
+``POST /trace`` (body: JSON ``{"in_port": N, "packet": "k=v,..."}`` or
+``"frame": HEX``) answers the trace of that packet through the *live*
+tables (:func:`.trace.trace_request`, :meth:`Pipeline.trace`): bad input is
+400 with a one-line reason.
+
+Invariant: the endpoint only reads switch state (a trace has no side effect).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from openvolcano.common.errors import InvalidInput
 __all__ = ["parse_api_address", "render_metrics", "start_api"]
 
 _MAX_HEADER = 8192
+_MAX_BODY = 65536
 _TIMEOUT = 5.0
 StatusFn = Callable[[], Mapping[str, object]]
+TraceFn = Callable[[Mapping[str, object]], Mapping[str, object]]
 
 
 def parse_api_address(text: str) -> tuple[str, int]:
@@ -84,8 +91,35 @@ def render_metrics(status: Mapping[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def start_api(host: str, port: int, status: StatusFn) -> asyncio.Server:
-    """Serve ``/status`` and ``/metrics`` from ``status()``; the caller closes the server."""
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return int(value.strip())
+            except ValueError:
+                return -1
+    return 0
+
+
+def _trace(trace: TraceFn | None, body: bytes) -> tuple[str, str, bytes]:
+    if trace is None:
+        return "404 Not Found", "text/plain", b"tracing is not enabled\n"
+    try:
+        request = json.loads(body)
+        if not isinstance(request, dict):
+            raise InvalidInput("the body must be a JSON object")
+        result = trace(request)
+    except (ValueError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
+        msg = exc.message if isinstance(exc, InvalidInput) else f"bad JSON: {exc}"
+        return "400 Bad Request", "text/plain", msg.encode() + b"\n"
+    return "200 OK", "application/json", json.dumps(result, indent=1).encode() + b"\n"
+
+
+async def start_api(
+    host: str, port: int, status: StatusFn, trace: TraceFn | None = None
+) -> asyncio.Server:
+    """Serve ``/status``, ``/metrics`` (and ``/trace`` if given); the caller closes the server."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -95,7 +129,18 @@ async def start_api(host: str, port: int, status: StatusFn) -> asyncio.Server:
             return
         parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
         method, path = (parts[0], parts[1].split("?", 1)[0]) if len(parts) >= 2 else ("", "")
-        if method != "GET":
+        if method == "POST" and path == "/trace":
+            length = _content_length(head)
+            if not 0 < length <= _MAX_BODY:
+                code, ctype, body = "400 Bad Request", "text/plain", b"bad Content-Length\n"
+            else:
+                try:
+                    data = await asyncio.wait_for(reader.readexactly(length), _TIMEOUT)
+                except (asyncio.IncompleteReadError, TimeoutError, OSError):
+                    writer.close()
+                    return
+                code, ctype, body = _trace(trace, data)
+        elif method != "GET":
             code, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
         elif path == "/status":
             code, ctype = "200 OK", "application/json"
@@ -104,7 +149,11 @@ async def start_api(host: str, port: int, status: StatusFn) -> asyncio.Server:
             code, ctype = "200 OK", "text/plain; version=0.0.4"
             body = render_metrics(status()).encode()
         else:
-            code, ctype, body = "404 Not Found", "text/plain", b"try /status or /metrics\n"
+            code, ctype, body = (
+                "404 Not Found",
+                "text/plain",
+                b"try /status, /metrics or POST /trace\n",
+            )
         writer.write(
             f"HTTP/1.0 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n".encode()

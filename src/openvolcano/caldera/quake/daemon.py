@@ -7,7 +7,10 @@ turns options into a :class:`QuakeConfig`, builds the objects
 :class:`~.agent_net.QuakeSwitch`, optional status endpoint) and runs the
 event loop in the foreground until SIGTERM/SIGINT, then shuts down cleanly.
 
-Design: port numbers are assigned 1, 2, 3... in option order unless given
+Design: ``--local-port IFNAME`` adds the switch's OFPP_LOCAL port as a TAP
+interface of that name (:class:`~.ports.tap.TapPort`); without it outputs
+to LOCAL are dropped and counted (``dropped_local`` in ``/status``). The
+status endpoint also serves ``POST /trace`` over the live tables. Port numbers are assigned 1, 2, 3... in option order unless given
 (``IFNAME=N``); automatic numbers skip the explicit ones. Every bad option
 is an :class:`~openvolcano.common.errors.InvalidInput` with a message for
 the operator; a port that cannot be opened is a
@@ -34,6 +37,8 @@ from .api import parse_api_address, start_api
 from .datapath import SwitchDatapath
 from .ports.afpacket import AfPacketPort
 from .ports.base import PortBackend
+from .ports.tap import TapPort
+from .trace import trace_request
 
 __all__ = ["QuakeConfig", "build_switch", "make_config", "parse_port_specs", "run", "serve"]
 
@@ -49,6 +54,7 @@ class QuakeConfig:
     fail_mode: str = "secure"
     n_tables: int = 254
     api: tuple[str, int] | None = None
+    local_port: str | None = None
 
 
 def parse_port_specs(specs: Sequence[str]) -> tuple[tuple[str, int], ...]:
@@ -93,10 +99,19 @@ def make_config(
     fail_mode: str = "secure",
     tables: int = 254,
     api: str | None = None,
+    local_port: str | None = None,
 ) -> QuakeConfig:
     """Validate command-line values into a :class:`QuakeConfig` (InvalidInput on error)."""
     if fail_mode not in FAIL_MODES:
         raise InvalidInput(f"bad --fail-mode {fail_mode!r}: expected secure or standalone")
+    if local_port is not None and (
+        not 0 < len(local_port.encode()) < 16
+        or "/" in local_port
+        or local_port.strip() != local_port
+    ):
+        raise InvalidInput(f"bad --local-port {local_port!r}: expected an interface name")
+    if local_port is not None and local_port in {spec.partition("=")[0] for spec in ports}:
+        raise InvalidInput(f"--local-port {local_port} is also given as --port")
     if not 1 <= tables <= 254:
         raise InvalidInput(f"bad --tables {tables}: expected 1..254")
     ctl = tuple(parse_target(t) for t in controllers)
@@ -113,11 +128,14 @@ def make_config(
         fail_mode=fail_mode,
         n_tables=tables,
         api=parse_api_address(api) if api else None,
+        local_port=local_port,
     )
 
 
 def build_switch(
-    cfg: QuakeConfig, backend: Callable[[str], PortBackend] = AfPacketPort
+    cfg: QuakeConfig,
+    backend: Callable[[str], PortBackend] = AfPacketPort,
+    local_backend: Callable[[str], PortBackend] = TapPort,
 ) -> QuakeSwitch:
     """The switch objects for ``cfg``, ports opened (PortError if one cannot be)."""
     dp = SwitchDatapath(n_tables=cfg.n_tables)
@@ -126,6 +144,8 @@ def build_switch(
     try:
         for name, port_no in cfg.ports:
             sw.add_port(backend(name), port_no)
+        if cfg.local_port is not None:
+            sw.add_port(local_backend(cfg.local_port), c.OFPP_LOCAL)
     except BaseException:
         dp.close()
         raise
@@ -142,11 +162,18 @@ async def serve(cfg: QuakeConfig, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     api_server = None
     if cfg.api is not None:
-        api_server = await start_api(cfg.api[0], cfg.api[1], sw.status)
+        api_server = await start_api(
+            cfg.api[0],
+            cfg.api[1],
+            sw.status,
+            lambda req: trace_request(sw.dp.pipeline, req, sw.clock.now()),
+        )
     try:
         run_task = asyncio.create_task(sw.run(stop, cfg.listen))
         await asyncio.sleep(0)
         ports = ", ".join(f"{n}={p}" for n, p in cfg.ports)
+        if cfg.local_port is not None:
+            ports += f"{', ' if ports else ''}{cfg.local_port}=LOCAL"
         print(
             f"quake: dpid={cfg.dpid:#018x} ports [{ports}] fail-mode={cfg.fail_mode}",
             file=sys.stderr,

@@ -23,11 +23,17 @@ Design:
 * This object is the pipeline's :class:`~.pipeline.PortView`: port config
   (OFPPC_*) lives here, port state (OFPPS_*) is derived from the backend's
   carrier.
+* OFPP_LOCAL, the switch's own interface, is optional: a backend (a TAP,
+  ``--local-port``) added with :meth:`SwitchDatapath.add_port` under the
+  number OFPP_LOCAL is a port like the others for PORT_DESC, PORT_MOD,
+  port stats and packet-ins, but never part of FLOOD/ALL (the spec's
+  "standard ports"). Without one, frames output to LOCAL are dropped and
+  counted in ``dropped_local``.
 * In fail-standalone mode with no controller (``standalone = True``) frames
   bypass the pipeline and go through :class:`~.learning.MacLearning`.
 
 Invariants: single writer (the runtime's event loop); port numbers are
-1..OFPP_MAX and unique; a port deleted here is closed.
+1..OFPP_MAX (or OFPP_LOCAL) and unique; a port deleted here is closed.
 """
 
 from __future__ import annotations
@@ -134,12 +140,12 @@ class SwitchDatapath:
         self.standalone = False  # writer: agent (fail mode and controller presence)
         self.learning = MacLearning()
         self.dropped_port_down = 0
-        self.dropped_no_port = 0
+        self.dropped_local = 0  # frames output to OFPP_LOCAL with no local port
         self.standalone_frames = 0
 
     # --- PortView (read by the pipeline) ---------------------------------------------
     def port_numbers(self) -> list[int]:
-        return sorted(self.ports)
+        return sorted(p for p in self.ports if p <= c.OFPP_MAX)  # standard ports: not LOCAL
 
     def port_config(self, port: int) -> int | None:
         sp = self.ports.get(port)
@@ -151,9 +157,9 @@ class SwitchDatapath:
 
     # --- ports -----------------------------------------------------------------------
     def add_port(self, backend: PortBackend, port_no: int, now: float) -> PortStatus:
-        """Open ``backend`` as port ``port_no``; returns the OFPPR_ADD status."""
-        if not 0 < port_no <= c.OFPP_MAX:
-            raise ValueError(f"port number {port_no} outside 1..{c.OFPP_MAX:#x}")
+        """Open ``backend`` as port ``port_no`` (or OFPP_LOCAL); returns the OFPPR_ADD status."""
+        if not 0 < port_no <= c.OFPP_MAX and port_no != c.OFPP_LOCAL:
+            raise ValueError(f"port number {port_no} outside 1..{c.OFPP_MAX:#x} and not LOCAL")
         if port_no in self.ports:
             raise ValueError(
                 f"port number {port_no} is already used by {self.ports[port_no].backend.name}"
@@ -313,8 +319,8 @@ class SwitchDatapath:
     def _send(self, out: dict[int, list[bytes]]) -> None:
         for port_no, frames in out.items():
             sp = self.ports.get(port_no)
-            if sp is None:  # OFPP_LOCAL: quake has no local port yet
-                self.dropped_no_port += len(frames)
+            if sp is None:  # OFPP_LOCAL without --local-port (other ports were checked)
+                self.dropped_local += len(frames)
                 continue
             sp.backend.send_batch(frames)
 

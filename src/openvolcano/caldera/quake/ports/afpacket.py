@@ -16,6 +16,13 @@ Design:
   with ``PACKET_AUXDATA`` enabled each frame carries ``tpacket_auxdata`` and
   :func:`restore_vlan` puts the tag back, so VLAN matches see the frame as
   it was on the wire.
+* Offloads: the socket has ``PACKET_VNET_HDR``, so every received frame
+  comes with a virtio-net header saying whether its L4 checksum is still
+  partial (TX checksum offload of a local sender) or whether it is a
+  TSO/USO super-frame; :func:`.vnet.normalize` finishes the checksum or
+  segments the frame in software, so quake forwards only complete,
+  MTU-sized frames with the interfaces' offloads left at their defaults.
+  Sent frames carry the all-zero header (nothing left for the kernel to do).
 * Link state (carrier) is followed through rtnetlink: a second socket bound
   to ``RTMGRP_LINK`` wakes the runtime; the state itself is re-read with
   ``SIOCGIFFLAGS`` (IFF_UP and IFF_RUNNING) on the packet socket.
@@ -25,6 +32,10 @@ Design:
   in. All later ioctls go through those sockets, so they see that namespace.
 
 Invariants: ``recv_batch``/``send`` never raise (errors are counted);
+``recv_batch`` reads at most ``max_frames`` frames from the kernel, but the
+segments of one GSO super-frame are returned together (a batch may exceed
+``max_frames`` by them: nothing is left behind that no readiness event would
+announce);
 ``close`` is idempotent and releases both sockets.
 """
 
@@ -43,6 +54,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from .base import PortBackend, PortCounters, PortError, PortFeatures, speed_features
+from .vnet import PACKET_VNET_HDR, TX_HDR, VNET_HDR, VnetError, normalize
 
 __all__ = ["AfPacketPort", "restore_vlan", "run_in_netns"]
 
@@ -87,7 +99,7 @@ assert NLMSGHDR.size == IFINFOMSG.size == 16
 ETHTOOL_CMD = struct.Struct("=IIIHBBBBBBIIHBBIII")
 assert ETHTOOL_CMD.size == 44
 
-_RECV_BUF = 65536 + 4
+_RECV_BUF = VNET_HDR.size + 65536 + 256  # a 64 KiB GSO super-frame and its headers
 _AUX_SPACE = socket.CMSG_SPACE(AUXDATA.size)
 _T = TypeVar("_T")
 
@@ -194,6 +206,7 @@ class AfPacketPort(PortBackend):
             mreq = PACKET_MREQ.pack(self.ifindex, PACKET_MR_PROMISC, 0, b"")
             sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
             sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
             with contextlib.suppress(OSError):  # kernels before 4.20: filtered in recv_batch
                 sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             sock.setblocking(False)
@@ -303,7 +316,9 @@ class AfPacketPort(PortBackend):
             return []
         out: list[bytes] = []
         cnt = self.counters
-        while len(out) < max_frames:
+        reads = 0
+        while reads < max_frames:
+            reads += 1
             try:
                 data, anc, flags, addr = sock.recvmsg(_RECV_BUF, _AUX_SPACE, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
@@ -316,10 +331,16 @@ class AfPacketPort(PortBackend):
             if flags & socket.MSG_TRUNC:
                 cnt.rx_errors += 1
                 continue
-            frame = restore_vlan(data, anc)
-            cnt.rx_packets += 1
-            cnt.rx_bytes += len(frame)
-            out.append(frame)
+            try:
+                frames = normalize(data)
+            except VnetError:
+                cnt.rx_errors += 1
+                continue
+            for f in frames:
+                frame = restore_vlan(f, anc)
+                cnt.rx_packets += 1
+                cnt.rx_bytes += len(frame)
+                out.append(frame)
         return out
 
     def send(self, frame: bytes) -> bool:
@@ -328,7 +349,7 @@ class AfPacketPort(PortBackend):
             self.counters.tx_dropped += 1
             return False
         try:
-            sock.send(frame, socket.MSG_DONTWAIT)
+            sock.sendmsg((TX_HDR, frame), (), socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             self.counters.tx_dropped += 1
             return False

@@ -1,9 +1,9 @@
 """A MAC-learning OpenFlow 1.3 switch application for os-ken (an interop test peer).
 
-Role: the third-party controller in ``test_osken_simple_switch.py`` and
-``test_controller_restart.py``. It behaves like the classic Ryu/os-ken
-``simple_switch_13`` example, which the os-ken releases we can install (3.x,
-4.x) no longer ship, so we wrote our own against os-ken's public API:
+Role: the controller of ``test_controller_restart.py`` (``test_osken_simple_switch.py``
+runs the upstream ``simple_switch_13`` itself, built by ``make osken-apps``). It
+behaves like that classic Ryu/os-ken example, written against os-ken's public
+API, and logs what the restart test counts (connections, installed flows):
 
 * on SWITCH_FEATURES it installs the table-miss flow (priority 0, empty match,
   output to CONTROLLER with no buffering) and logs ``switch connected dpid=...``;

@@ -27,8 +27,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from openvolcano.ofp.oxm import Match
-from openvolcano.ofp.oxm_fields import OXM_FIELDS_BY_NAME, parse_value
+from openvolcano.ofp.oxm import Match, OxmTLV
+from openvolcano.ofp.oxm_fields import OXM_FIELDS_BY_NAME, OxmField, parse_value
 
 __all__ = [
     "OWNER_PATTERN",
@@ -63,6 +63,7 @@ __all__ = [
     "PortInfo",
     "PortStatusChanged",
     "PushVlanAction",
+    "RoleInfo",
     "SetFieldAction",
     "SetQueueAction",
     "SwitchDown",
@@ -112,28 +113,54 @@ def format_dpid(dpid: int) -> str:
     return f"{dpid:016x}"
 
 
+def _ipv4_fast(text: str) -> int | None:
+    """Dotted-quad IPv4 without ``ipaddress`` (None: let the full parser judge it)."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for p in parts:
+        if not p.isdigit() or not p.isascii() or len(p) > 3 or (len(p) > 1 and p[0] == "0"):
+            return None
+        octet = int(p)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
+
+
+def _value(f: OxmField, raw: int | str) -> int:
+    if isinstance(raw, str) and f.kind == "ipv4":
+        fast = _ipv4_fast(raw)
+        if fast is not None:
+            return fast
+    return parse_value(f, raw)
+
+
 def parse_match(spec: dict[str, int | str]) -> Match:
     """The ofp :class:`Match` of a JSON match; ``ValueError`` naming the bad field."""
-    kw: dict[str, int | str | tuple[int | str, int | str]] = {}
+    tlvs: list[OxmTLV] = []
     for name, raw in spec.items():
         f = OXM_FIELDS_BY_NAME.get(name)
         if f is None:
             known = ", ".join(OXM_FIELDS_BY_NAME)
             raise ValueError(f"unknown match field {name!r} (known: {known})")
         try:
+            mask: int | None = None
             if isinstance(raw, str) and "/" in raw:
-                value, mask = raw.split("/", 1)
+                text, mask_text = raw.split("/", 1)
                 if not f.maskable:
                     raise ValueError("this field cannot be masked")
-                kw[name] = (parse_value(f, value.strip()), parse_value(f, mask.strip()))
+                value, mask = _value(f, text.strip()), _value(f, mask_text.strip())
             else:
-                kw[name] = parse_value(f, raw)
+                value = _value(f, raw)
         except (ValueError, TypeError) as e:
             raise ValueError(f"match field {name}={raw!r}: {e}") from None
-    try:
-        match = Match.of(**kw)
-    except Exception as e:  # the codec's encode errors: value too wide for the field
-        raise ValueError(f"match {spec}: {e}") from None
+        top = 1 << f.bits
+        if not 0 <= value < top or (mask is not None and not 0 <= mask < 1 << (8 * f.width)):
+            raise ValueError(f"match {spec}: {name} value does not fit in {f.bits} bits")
+        tlvs.append(OxmTLV(field=f.field, value=value, mask=mask))
+    match = Match(fields=tuple(tlvs))
     unmet = match.unmet_prerequisite()
     if unmet is not None:
         tlv, pre = unmet
@@ -471,6 +498,16 @@ class PortStatusChanged(_Event):
     dpid: str
     port: PortInfo
     reason: Literal["add", "delete", "modify"]
+
+
+class RoleInfo(_Model):
+    """``GET /role``: this magma's OpenFlow role (hot standby) and the leader lease."""
+
+    role: str  # equal | master | slave
+    generation_id: int
+    election: bool  # --role auto: the role follows the lease in the state database
+    lease_holder: str | None = None
+    lease_expires: float | None = None
 
 
 class PacketInReceived(_Event):

@@ -23,7 +23,11 @@ def magma(
     ] = "tcp:0.0.0.0:6653",
     api: Annotated[str, typer.Option(help="REST API address HOST:PORT")] = "127.0.0.1:8080",
     role: Annotated[
-        str, typer.Option(help="OpenFlow role: equal, master, or slave (hot standby)")
+        str,
+        typer.Option(
+            help="OpenFlow role: equal, master, slave, or auto (hot standby: elect the "
+            "master through a lease in the shared --state-db)"
+        ),
     ] = "equal",
     generation_id: Annotated[int, typer.Option(min=0, help="role generation id")] = 0,
     tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM)")] = None,
@@ -47,8 +51,8 @@ def magma(
     from openvolcano.stratov.magma.daemon import parse_listen, run, tls_context
 
     try:
-        if role not in ("equal", "master", "slave"):
-            raise typer.BadParameter(f"--role {role!r}: expected equal, master or slave")
+        if role not in ("equal", "master", "slave", "auto"):
+            raise typer.BadParameter(f"--role {role!r}: expected equal, master, slave or auto")
         if (tls_cert is None) != (tls_key is None):
             raise typer.BadParameter("--tls-cert and --tls-key go together")
         of_host, of_port = parse_listen(listen, 6653)

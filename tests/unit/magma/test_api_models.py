@@ -102,3 +102,18 @@ def test_owner_state_normalises_datapath_ids() -> None:
         api.OwnerState.model_validate({"switches": {"0x1": {}, "1": {}}})
     with pytest.raises(ValidationError, match="hex digits"):
         api.OwnerState.model_validate({"switches": {"s1": {}}})
+
+
+def test_parse_match_ipv4_fast_path_agrees_with_the_codec_and_refuses_bad_text() -> None:
+    from openvolcano.api.magma import parse_match
+    from openvolcano.ofp.oxm import Match
+
+    for text in ("10.0.0.1", "0.0.0.0", "255.255.255.255", "192.168.1.0/255.255.255.0"):
+        value = tuple(text.split("/")) if "/" in text else text
+        want = Match.of(eth_type=0x0800, ipv4_dst=value)
+        assert parse_match({"eth_type": 0x0800, "ipv4_dst": text}) == want
+    for bad in ("10.0.0.256", "10.0.0", "10.0.0.1.2", "1e.0.0.1", "10.0.0.01", " 10.0.0.1"):
+        with pytest.raises(ValueError, match="ipv4_dst"):
+            parse_match({"eth_type": 0x0800, "ipv4_dst": bad})
+    with pytest.raises(ValueError, match="does not fit"):
+        parse_match({"in_port": 1 << 32})

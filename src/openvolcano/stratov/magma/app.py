@@ -73,7 +73,7 @@ def create_app(magma: Magma) -> FastAPI:
             address=s.address,
             connected_at=s.connected_at,
             n_tables=s.n_tables,
-            role=magma.config.role,
+            role=magma.role,
             ports=tuple(Magma.port_info(p) for _, p in sorted(s.ports.items())),
         )
 
@@ -175,6 +175,17 @@ def create_app(magma: Magma) -> FastAPI:
     async def delete_owner(owner: Owner) -> None:
         if not await magma.delete_owner(owner):
             raise HTTPException(404, f"unknown owner {owner!r}")
+
+    @app.get("/role")
+    async def role() -> api.RoleInfo:
+        lease = magma.lease
+        return api.RoleInfo(
+            role=magma.role,
+            generation_id=magma.generation_id,
+            election=magma.config.role == "auto",
+            lease_holder=None if lease is None else lease.holder,
+            lease_expires=None if lease is None else lease.expires,
+        )
 
     @app.get("/errors")
     async def errors() -> list[api.ErrorRecord]:

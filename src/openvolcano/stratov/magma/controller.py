@@ -16,14 +16,23 @@ Design:
   before storing anything. With a :class:`~.store.DesiredStore` the desired
   state is durable: written before it is applied, loaded at start, so a
   restarted magma resynchronises reconnecting switches on its own.
-* **Reconciliation** (:meth:`Magma.sync`, one run at a time): dump every
-  target switch (flow stats, group desc, meter config), compute each plan
+* **Reconciliation** (:meth:`Magma.sync`, one run at a time): take each
+  target switch's installed tables - the last dump or confirmation if the
+  session has stayed up with no error, no flow-removed and no change since
+  (``_trusted``), else a dump (flow stats, group desc, meter config); each
+  owner's rules are compiled once per PUT (``_compiled``) - compute each plan
   with the pure :func:`~.reconcile.reconcile`, and run phase *k* on every
   switch - messages, then its barrier - before phase *k+1* anywhere
   (make-before-break across the network). Then dump again to confirm; a
   switch still drifting (an error, a rule added meanwhile) is retried up to
   ``confirm_retries`` times. Every (re)connect marks the switch dirty, so a
-  restart of either side is followed by dump, diff, fix.
+  restart of either side is followed by dump, diff, fix. A phase's
+  messages go to the session as a few large buffers (``send_many``).
+* Packet-ins go to ``packet_in_handlers`` inline, in the session's read loop
+  (no task hop: apps answer with :meth:`Magma.packet_out`), then to the bus.
+* Roles (hot standby, :mod:`.standby`): ``role`` is equal, master or slave;
+  a slave programs nothing and refuses desired-state changes (503);
+  :meth:`Magma.set_role` promotes (reload the store, ROLE_REQUEST, resync).
 * Errors from switches are recorded with the message that caused them (from
   the session's ring of recent messages) in a bounded deque and published.
 
@@ -42,10 +51,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from openvolcano.api import magma as api
-from openvolcano.common.errors import Conflict
+from openvolcano.common.errors import Conflict, Unavailable
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.actions import ActionOutput
 from openvolcano.ofp.base import Message
@@ -62,12 +71,23 @@ from openvolcano.ofp.structs import Port
 
 from . import convert
 from .events import EventBus
-from .reconcile import PHASES, SwitchTables, compile_desired, diff, plan_from_diff
+from .reconcile import (
+    PHASES,
+    DesiredConflict,
+    SwitchTables,
+    compile_owner,
+    diff,
+    merge_tables,
+    plan_from_diff,
+)
 from .session import SessionClosed, SwitchRequestError, SwitchSession
 from .store import DesiredStore
 from .topology import LLDP_ETHERTYPE, Topology, lldp_frame, parse_lldp
 
-__all__ = ["SYSTEM_OWNER", "Magma", "MagmaConfig", "system_rules"]
+if TYPE_CHECKING:
+    from .standby import LeaseState
+
+__all__ = ["SYSTEM_OWNER", "Magma", "MagmaConfig", "SyncReport", "system_rules"]
 
 log = logging.getLogger(__name__)
 SYSTEM_OWNER = "magma-system"
@@ -78,8 +98,10 @@ class MagmaConfig:
     host: str = "0.0.0.0"
     port: int = 6653
     ssl: ssl.SSLContext | None = None
-    role: str = "equal"  # equal | master | slave (hot standby: programs nothing)
+    role: str = "equal"  # equal | master | slave (programs nothing) | auto (lease election)
     generation_id: int = 0
+    lease_interval: float = 1.0  # auto: the master renews its lease this often
+    lease_ttl: float = 3.0  # auto: a lease not renewed for this long may be taken over
     echo_interval: float = 5.0
     dead_after: float = 15.0
     queue_size: int = 4096
@@ -88,6 +110,23 @@ class MagmaConfig:
     confirm_retries: int = 3
     request_timeout: float = 10.0
     error_ring: int = 256
+
+
+@dataclass
+class SyncReport:
+    """Timings of the last :meth:`Magma.sync` (``time.perf_counter()``; 0.0: did not happen).
+
+    ``programmed``: the barriers of the first round of changes came back
+    (the switch has processed every flow-mod); ``confirmed``: the following
+    flow-stats dump showed the switches in sync.
+    """
+
+    started: float = 0.0
+    programmed: float = 0.0
+    confirmed: float = 0.0
+    attempts: int = 0
+    dumps: int = 0
+    flow_mods: int = 0
 
 
 def system_rules(learn_hosts: bool) -> api.SwitchRules:
@@ -120,30 +159,76 @@ class Magma:
         self._dirty: set[int] = set()
         self._kick = asyncio.Event()
         self._owner_names = {convert.owner_cookie(o): o for o in [SYSTEM_OWNER, *self.desired]}
+        self._compiled: dict[tuple[str, str], tuple[api.SwitchRules, SwitchTables]] = {}
+        # installed[dpid] is exact for the switch behind this session (dumped or confirmed,
+        # no error or flow-removed since): the next change diffs against it without a dump
+        self._trusted: dict[int, SwitchSession] = {}
+        self.packet_in_handlers: list[Callable[[int, PacketIn, int], None]] = []
+        self.last_sync = SyncReport()
+        # current OpenFlow role: "auto" starts as a slave until it holds the lease
+        self.role = "slave" if self.config.role == "auto" else self.config.role
+        self.generation_id = self.config.generation_id
+        self.lease: LeaseState | None = None  # --role auto: the lease as last read
 
     # -- desired state -----------------------------------------------------------------
+
+    def _owner_tables(self, owner: str, key: str, rules: api.SwitchRules) -> SwitchTables:
+        """``owner``'s compiled rules for switch ``key``, compiled once per rules object."""
+        hit = self._compiled.get((owner, key))
+        if hit is not None and hit[0] is rules:
+            return hit[1]
+        tables = compile_owner(owner, rules)
+        self._compiled[(owner, key)] = (rules, tables)
+        return tables
 
     def desired_rules(
         self, dpid: int, desired: dict[str, api.OwnerState] | None = None
     ) -> SwitchTables:
         key = api.format_dpid(dpid)
-        owners = {
-            o: s.switches[key] for o, s in (desired or self.desired).items() if key in s.switches
+        parts = {
+            o: self._owner_tables(o, key, s.switches[key])
+            for o, s in (self.desired if desired is None else desired).items()
+            if key in s.switches
         }
-        owners[SYSTEM_OWNER] = self._system
-        return compile_desired(owners)
+        parts[SYSTEM_OWNER] = self._owner_tables(SYSTEM_OWNER, key, self._system)
+        return merge_tables(parts)
+
+    def _forget_compiled(self, owner: str) -> None:
+        for k in [k for k in self._compiled if k[0] == owner]:
+            del self._compiled[k]
+
+    def _require_master(self) -> None:
+        if self.role == "slave":
+            raise Unavailable(
+                "this magma is a hot-standby slave: change the desired state on the master"
+            )
+
+    def reload_desired(self) -> None:
+        """Take the desired state from the store (a standby following the master's writes)."""
+        if self.store is None:
+            return
+        self.desired = self.store.load()
+        self._compiled.clear()
+        for o in self.desired:
+            self._owner_names[convert.owner_cookie(o)] = o
 
     async def put_owner(self, owner: str, state: api.OwnerState) -> None:
         """Store ``owner``'s desired state (conflicts raise, nothing stored) and apply it."""
         if owner == SYSTEM_OWNER:
             raise Conflict(f"owner name {SYSTEM_OWNER!r} is reserved for magma itself")
+        self._require_master()
         new = {**self.desired, owner: state}
         touched = {api.parse_dpid(k) for k in state.switches}
         old = self.desired.get(owner)
         if old is not None:
             touched |= {api.parse_dpid(k) for k in old.switches}
-        for dpid in touched:
-            self.desired_rules(dpid, new)  # DesiredConflict -> 409, nothing changed
+        self._forget_compiled(owner)
+        try:
+            for dpid in touched:
+                self.desired_rules(dpid, new)  # DesiredConflict -> 409, nothing changed
+        except DesiredConflict:
+            self._forget_compiled(owner)
+            raise
         if self.store is not None:
             self.store.save(owner, state)  # durable before it is applied
         self.desired = new
@@ -154,9 +239,11 @@ class Magma:
         old = self.desired.get(owner)
         if old is None:
             return False
+        self._require_master()
         if self.store is not None:
             self.store.delete(owner)
         self.desired = {o: st for o, st in self.desired.items() if o != owner}
+        self._forget_compiled(owner)
         await self.sync(api.parse_dpid(k) for k in old.switches)
         return True
 
@@ -183,35 +270,61 @@ class Magma:
                 if isinstance(p, MeterConfigReply) for e in p.body
             ]  # fmt: skip
         tables = SwitchTables.from_stats(flows, groups, meters, self._owner_names)
-        if session.dpid is not None:
+        if session.dpid is not None and self.sessions.get(session.dpid) is session:
             self.installed[session.dpid] = tables
+            self._trusted[session.dpid] = session
+        self.last_sync.dumps += 1
         return tables
 
+    def distrust(self, dpid: int) -> None:
+        """The switch may differ from ``installed`` now: dump before the next diff."""
+        self._trusted.pop(dpid, None)
+
+    async def _installed_view(self, dpid: int, s: SwitchSession, confirm: bool) -> SwitchTables:
+        if not confirm and self._trusted.get(dpid) is s and dpid in self.installed:
+            return self.installed[dpid]
+        return await self.dump(s)
+
     async def sync(self, dpids: Iterable[int] | None = None) -> dict[int, bool]:
-        """Reconcile the given (default: all) connected switches; ``{dpid: in sync}``."""
+        """Reconcile the given (default: all) connected switches; ``{dpid: in sync}``.
+
+        The first diff uses the installed tables magma already knows exactly
+        (see ``_trusted``) and dumps the others; after any change every
+        changed switch is dumped again to confirm (and retried while drifting).
+        """
         async with self._lock:
             self.sync_runs += 1
+            report = self.last_sync = SyncReport(started=time.perf_counter())
             want = set(self.sessions) if dpids is None else set(dpids) & set(self.sessions)
             result: dict[int, bool] = {}
-            for _attempt in range(self.config.confirm_retries + 1):
+            for attempt in range(self.config.confirm_retries + 1):
                 todo = {d: self.sessions[d] for d in want if d in self.sessions}
-                if not todo or self.config.role == "slave":
+                if not todo or self.role == "slave":
                     break
+                report.attempts += 1
                 plans = {}
                 for dpid, s in todo.items():
                     try:
-                        dd = diff(self.desired_rules(dpid), await self.dump(s))
+                        installed = await self._installed_view(dpid, s, confirm=attempt > 0)
                     except SessionClosed:
                         continue
+                    dd = diff(self.desired_rules(dpid), installed)
                     result[dpid] = dd.empty
                     if not dd.empty:
                         plans[dpid] = plan_from_diff(dd)
+                if attempt > 0 and report.confirmed == 0.0:
+                    report.confirmed = time.perf_counter()
                 if not plans:
                     break
+                for dpid in plans:
+                    self.distrust(dpid)  # changing now: the confirming dump re-learns it
                 for k, name in enumerate(PHASES):
                     await asyncio.gather(
                         *(self._run_phase(todo[d], p.phases[k], name) for d, p in plans.items())
                     )
+                report.flow_mods += sum(len(p.messages) for p in plans.values())
+                if report.programmed == 0.0:
+                    report.programmed = time.perf_counter()
                 want = set(plans)
             for dpid in want:
                 if not result.get(dpid, True):
@@ -223,8 +336,7 @@ class Magma:
         if not phase:
             return
         try:
-            for m in phase[:-1]:
-                await s.send(m)
+            await s.send_many(phase[:-1])
             await s.request(phase[-1], self.config.request_timeout)
         except (SessionClosed, SwitchRequestError) as e:
             log.warning("switch %s: phase %s not confirmed: %s", s.name, name, e)
@@ -243,14 +355,38 @@ class Magma:
         self._dirty.add(dpid)
         self._kick.set()
 
+    # -- roles (hot standby) -----------------------------------------------------------------
+
+    async def set_role(self, role: str, generation_id: int) -> None:
+        """Become ``master`` or ``slave`` with ``generation_id`` on every connected switch.
+
+        A new master reloads the desired state from the store (the old master
+        may have changed it), forgets what it believed installed and resyncs
+        every switch: dump, diff, fix.
+        """
+        promoted = role == "master" and self.role != "master"
+        self.role, self.generation_id = role, generation_id
+        log.info("role %s, generation id %d", role, generation_id)
+        if promoted:
+            self.reload_desired()
+        for s in list(self.sessions.values()):
+            try:
+                await s.set_role(role, generation_id, self.config.request_timeout)
+            except (SessionClosed, SwitchRequestError) as e:
+                log.warning("switch %s: role %s refused: %s", s.name, role, e)
+        if promoted:
+            self._trusted.clear()
+            for dpid in self.sessions:
+                self.mark_dirty(dpid)
+
     # -- switch sessions -------------------------------------------------------------------
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         cfg = self.config
         s = SwitchSession(
             reader, writer, on_message=self._on_message, queue_size=cfg.queue_size,
-            echo_interval=cfg.echo_interval, dead_after=cfg.dead_after, role=cfg.role,
-            generation_id=cfg.generation_id,
+            echo_interval=cfg.echo_interval, dead_after=cfg.dead_after, role=self.role,
+            generation_id=self.generation_id,
         )  # fmt: skip
         runner = asyncio.create_task(s.run())
         try:
@@ -262,9 +398,15 @@ class Magma:
             return
         assert s.dpid is not None
         dpid = s.dpid
+        if s.role != self.role:  # the role changed during the handshake
+            try:
+                await s.set_role(self.role, self.generation_id, cfg.request_timeout)
+            except (SessionClosed, SwitchRequestError) as e:
+                log.warning("switch %s: role %s refused: %s", s.name, self.role, e)
         old = self.sessions.get(dpid)
         if old is not None:
             old.close("replaced by a new connection")
+        self.distrust(dpid)
         self.sessions[dpid] = s
         self.topology.switch_up(dpid)
         self.bus.publish(api.SwitchUp(at=time.time(), dpid=s.name, address=s.address))
@@ -273,6 +415,7 @@ class Magma:
         await runner
         if self.sessions.get(dpid) is s:
             del self.sessions[dpid]
+            self.distrust(dpid)
             now = time.time()
             for ev in self.topology.switch_down(dpid, now):
                 self.bus.publish(ev)
@@ -295,13 +438,17 @@ class Magma:
         if isinstance(msg, PacketIn):
             tlv = msg.match.get("in_port")
             in_port = tlv.value if tlv is not None else 0
-            if parse_lldp(msg.data) is not None:
+            if msg.data[12:14] == b"\x88\xcc" and parse_lldp(msg.data) is not None:
                 for ev in self.topology.lldp_received(dpid, in_port, msg.data, now):
                     self.bus.publish(ev)
                 return
             if self.config.learn_hosts:
                 for hev in self.topology.packet_seen(dpid, in_port, msg.data, now):
                     self.bus.publish(hev)
+            for handler in self.packet_in_handlers:  # inline, in the session's read loop
+                handler(dpid, msg, in_port)
+            if not self.bus.has_subscribers:
+                return
             self.bus.publish(
                 api.PacketInReceived(
                     at=now, dpid=s.name, in_port=in_port, reason=msg.reason,
@@ -329,6 +476,7 @@ class Magma:
                     match=convert.match_to_json(msg.match),
                 )
             )  # fmt: skip
+            self.distrust(dpid)
             self.mark_dirty(dpid)  # a desired entry vanished: put it back
         elif isinstance(msg, Error):
             record = api.ErrorRecord(
@@ -336,6 +484,7 @@ class Magma:
                 xid=msg.xid, caused_by=None if caused_by is None else repr(caused_by),
             )  # fmt: skip
             self.errors.append(record)
+            self.distrust(dpid)  # a refused change: what is installed is not what we sent
             self.bus.publish(api.SwitchError(at=now, error=record))
 
     def packet_out(

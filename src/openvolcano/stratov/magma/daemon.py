@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import ssl
@@ -25,6 +26,7 @@ from openvolcano.common.errors import InvalidInput
 
 from .app import create_app
 from .controller import Magma, MagmaConfig
+from .standby import Lease, run_election
 from .store import DesiredStore
 
 __all__ = ["parse_listen", "run", "tls_context"]
@@ -67,6 +69,10 @@ async def _main(
     config: MagmaConfig, api_host: str, api_port: int, store: DesiredStore | None
 ) -> None:
     magma = Magma(config, store=store)
+    lease = None
+    if config.role == "auto":
+        assert store is not None
+        lease = Lease(store.path, ttl=config.lease_ttl)
     server = _Server(
         uvicorn.Config(create_app(magma), host=api_host, port=api_port, log_level="info")
     )
@@ -75,16 +81,26 @@ async def _main(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as tg:
-        ctl = tg.create_task(magma.serve())
+        # startup garbage (imports, models, the loaded desired state) is long-lived: keep
+        # it out of the collector so no full collection pauses a packet-in round trip
+        ctl = tg.create_task(magma.serve(lambda _port: gc.freeze()))
         api = tg.create_task(server.serve())
+        election = tg.create_task(run_election(magma, lease)) if lease is not None else None
         await stop.wait()
+        if election is not None:
+            election.cancel()
         server.should_exit = True
         await api
         ctl.cancel()
+    if lease is not None:
+        lease.release()  # a clean stop hands over at once
+        lease.close()
 
 
 def run(config: MagmaConfig, api_host: str, api_port: int, state_db: str | None = None) -> None:
     """Serve until SIGTERM/SIGINT; ``state_db`` None keeps the desired state in memory only."""
+    if config.role == "auto" and state_db is None:
+        raise InvalidInput("--role auto elects through the state database: give --state-db")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     store = DesiredStore(state_db) if state_db is not None else None
     try:

@@ -86,6 +86,10 @@ class EventBus:
         if sub in self._subs:
             self._subs.remove(sub)
 
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subs)
+
     def publish(self, event: Event) -> None:
         self.published += 1
         for sub in self._subs:

@@ -61,6 +61,7 @@ from openvolcano.ofp.structs import Port
 __all__ = ["FakeSwitch"]
 
 _FlowKey = tuple[int, int, bytes]  # table, priority, encoded match
+_STATS_PER_REPLY = 256  # flow stats per multipart part: well under the 64 KiB message limit
 
 
 class FakeSwitch:
@@ -156,7 +157,11 @@ class FakeSwitch:
         elif isinstance(msg, RoleRequest):
             self.send(RoleReply(xid=xid, role=msg.role, generation_id=msg.generation_id))
         elif isinstance(msg, FlowStatsRequest):
-            self.send(FlowStatsReply(xid=xid, body=tuple(self.flows.values())))
+            entries = tuple(self.flows.values())
+            for i in range(0, max(len(entries), 1), _STATS_PER_REPLY):  # 64 KiB message limit
+                more = c.OFPMPF_REPLY_MORE if i + _STATS_PER_REPLY < len(entries) else 0
+                part = entries[i : i + _STATS_PER_REPLY]
+                self.send(FlowStatsReply(xid=xid, flags=more, body=part))
             self.handshake_done.set()  # magma dumps right after the handshake
         elif isinstance(msg, GroupDescRequest):
             self.send(GroupDescReply(xid=xid))

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from openvolcano.api import magma as api
 from openvolcano.common.errors import Conflict
@@ -67,8 +68,10 @@ __all__ = [
     "Plan",
     "SwitchTables",
     "compile_desired",
+    "compile_owner",
     "diff",
     "flow_key",
+    "merge_tables",
     "reconcile",
 ]
 
@@ -130,7 +133,7 @@ class FlowRule:
     owner: str | None = None
     packet_count: int | None = None
 
-    @property
+    @cached_property
     def key(self) -> FlowKey:
         return flow_key(self.table_id, self.priority, self.match)
 
@@ -221,56 +224,73 @@ class SwitchTables:
         )
 
 
-def compile_desired(owners: Mapping[str, api.SwitchRules]) -> SwitchTables:
-    """One switch's desired tables from every owner's rules for it (conflicts raise)."""
+def compile_owner(owner: str, rules: api.SwitchRules) -> SwitchTables:
+    """One owner's rules for one switch as tables (the controller caches this per owner)."""
+    cookie = convert.owner_cookie(owner)
+    send_rem = c.OFPFF_SEND_FLOW_REM
+    flows: dict[FlowKey, FlowRule] = {}
+    for f in rules.flows:
+        rule = FlowRule(
+            cookie=cookie,
+            table_id=f.table_id,
+            priority=f.priority,
+            match=api.parse_match(f.match),
+            instructions=convert.instructions_to_ofp(f.instructions),
+            flags=send_rem if f.send_flow_removed else 0,
+            owner=owner,
+        )
+        flows[rule.key] = rule  # the API model refuses duplicate keys within one owner
+    groups = {
+        g.group_id: GroupRule(
+            group_id=g.group_id,
+            type=convert.group_type(g.type),
+            buckets=convert.buckets_to_ofp(g),
+            owner=owner,
+        )
+        for g in rules.groups
+    }
+    meters = {
+        m.meter_id: MeterRule(
+            meter_id=m.meter_id,
+            flags=convert.meter_flags(m),
+            bands=convert.bands_to_ofp(m),
+            owner=owner,
+        )
+        for m in rules.meters
+    }
+    return SwitchTables(flows=flows, groups=groups, meters=meters)
+
+
+def merge_tables(parts: Mapping[str, SwitchTables]) -> SwitchTables:
+    """Every owner's compiled tables for one switch as one (two owners on one key raise)."""
     flows: dict[FlowKey, FlowRule] = {}
     groups: dict[int, GroupRule] = {}
     meters: dict[int, MeterRule] = {}
-    for owner in sorted(owners):
-        rules = owners[owner]
-        cookie = convert.owner_cookie(owner)
-        for f in rules.flows:
-            rule = FlowRule(
-                cookie=cookie,
-                table_id=f.table_id,
-                priority=f.priority,
-                match=api.parse_match(f.match),
-                instructions=convert.instructions_to_ofp(f.instructions),
-                flags=c.OFPFF_SEND_FLOW_REM if f.send_flow_removed else 0,
-                owner=owner,
+    for owner in sorted(parts):
+        part = parts[owner]
+        if flows.keys() & part.flows.keys():
+            key = min(flows.keys() & part.flows.keys(), key=lambda k: _flow_order(part.flows[k]))
+            prev, rule = flows[key], part.flows[key]
+            raise DesiredConflict(
+                f"owners {prev.owner!r} and {owner!r} both want a flow in table "
+                f"{rule.table_id}, priority {rule.priority}, match "
+                f"{convert.match_to_json(rule.match)}"
             )
-            prev = flows.get(rule.key)
-            if prev is not None:
+        for what, have, new in (("group", groups, part.groups), ("meter", meters, part.meters)):
+            if have.keys() & new.keys():
+                n = min(have.keys() & new.keys())
                 raise DesiredConflict(
-                    f"owners {prev.owner!r} and {owner!r} both want a flow in table "
-                    f"{f.table_id}, priority {f.priority}, match {f.match}"
+                    f"owners {have[n].owner!r} and {owner!r} both define {what} {n}"
                 )
-            flows[rule.key] = rule
-        for g in rules.groups:
-            if g.group_id in groups:
-                raise DesiredConflict(
-                    f"owners {groups[g.group_id].owner!r} and {owner!r} both define "
-                    f"group {g.group_id}"
-                )
-            groups[g.group_id] = GroupRule(
-                group_id=g.group_id,
-                type=convert.group_type(g.type),
-                buckets=convert.buckets_to_ofp(g),
-                owner=owner,
-            )
-        for m in rules.meters:
-            if m.meter_id in meters:
-                raise DesiredConflict(
-                    f"owners {meters[m.meter_id].owner!r} and {owner!r} both define "
-                    f"meter {m.meter_id}"
-                )
-            meters[m.meter_id] = MeterRule(
-                meter_id=m.meter_id,
-                flags=convert.meter_flags(m),
-                bands=convert.bands_to_ofp(m),
-                owner=owner,
-            )
+        flows.update(part.flows)
+        groups.update(part.groups)
+        meters.update(part.meters)
     return SwitchTables(flows=flows, groups=groups, meters=meters)
+
+
+def compile_desired(owners: Mapping[str, api.SwitchRules]) -> SwitchTables:
+    """One switch's desired tables from every owner's rules for it (conflicts raise)."""
+    return merge_tables({o: compile_owner(o, r) for o, r in owners.items()})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,8 +324,9 @@ class Diff:
         )
 
 
-def _flow_order(r: FlowRule) -> tuple[int, int, str]:
-    return (r.table_id, -r.priority, str(r.match))
+def _flow_order(r: FlowRule) -> tuple[int, int]:
+    """Table, then priority (high first); stable sorts keep the desired/dumped order within."""
+    return (r.table_id, -r.priority)
 
 
 def diff(desired: SwitchTables, installed: SwitchTables) -> Diff:

@@ -19,7 +19,14 @@ Design:
   *waits* for room: a slow switch slows its reconciler down, nothing is lost.
   :meth:`try_send` - packet-outs, LLDP probes, echoes - *drops* the message
   when the queue is full and counts it in ``dropped``: stale packet-outs are
-  worthless and must not delay flow programming.
+  worthless and must not delay flow programming. Fast path: when the queue
+  is empty and the transport holds under 64 KiB, bytes are written at once
+  (no hop through the writer task; order is kept since nothing waits before
+  them). :meth:`send_many` encodes a whole phase into buffers of 64 KiB,
+  each one queue entry and one socket write. Messages are encoded once and
+  the fresh xid is written into the header (no copy of the message).
+* Replies are matched by xid, but asynchronous messages (packet-in,
+  port-status, flow-removed) never are: they carry the switch's own xids.
 * **Recent messages.** A ring of the last ``ring_size`` sent (xid, message);
   an ERROR whose xid is in the ring is reported with that message.
 * Requests: :meth:`request` returns every reply part (multipart until the
@@ -36,7 +43,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from openvolcano.common.errors import OpenVolcanoError
@@ -45,6 +52,7 @@ from openvolcano.ofp.base import Message
 from openvolcano.ofp.connection import (
     Connection,
     ConnectionClosed,
+    ConnState,
     MessageReceived,
     Negotiated,
     ProtocolError,
@@ -57,6 +65,8 @@ from openvolcano.ofp.messages import (
     Error,
     FeaturesReply,
     FeaturesRequest,
+    FlowRemoved,
+    PacketIn,
     PortStatus,
     RoleReply,
     RoleRequest,
@@ -68,6 +78,8 @@ from openvolcano.ofp.structs import Port
 __all__ = ["SessionClosed", "SwitchRequestError", "SwitchSession"]
 
 _READ_SIZE = 1 << 16
+_BATCH_BYTES = 1 << 16  # flow-programming buffer: one send-queue entry, one socket write
+_DIRECT_WRITE_LIMIT = 1 << 16  # write without the queue while the transport holds less
 ROLES = {"equal": c.OFPCR_ROLE_EQUAL, "master": c.OFPCR_ROLE_MASTER, "slave": c.OFPCR_ROLE_SLAVE}
 
 
@@ -135,31 +147,79 @@ class SwitchSession:
 
     # -- sending -----------------------------------------------------------------
 
-    def _enqueue_bytes(self, msg: Message) -> tuple[Message, bytes]:
+    def _encode(self, msg: Message) -> bytes:
+        """``msg`` on the wire with a fresh xid (or its own), remembered in the ring."""
         if self.closed.is_set():
             raise SessionClosed(f"switch session {self.address} is closed: {self.close_reason}")
-        msg = self._conn.assign_xid(msg)
-        data = self._conn.send(msg)
+        if msg.xid or self._conn.state is not ConnState.OPEN:
+            msg = self._conn.assign_xid(msg)
+            xid, data = msg.xid, self._conn.send(msg)  # the connection checks state and role
+        else:  # fast path: encode once, write the fresh xid into the header (no copy of msg)
+            xid = self._conn.next_xid()
+            data = msg.encode()
+            data = data[:4] + xid.to_bytes(4, "big") + data[8:]
         if len(self._ring) == self._ring.maxlen:
             old_xid, _ = self._ring[0]
             self._ring_index.pop(old_xid, None)
-        self._ring.append((msg.xid, msg))
-        self._ring_index[msg.xid] = msg
-        return msg, data
+        self._ring.append((xid, msg))
+        self._ring_index[xid] = msg
+        return data
 
-    async def send(self, msg: Message) -> Message:
-        """Queue ``msg`` (waiting for room: back-pressure); returns it with its xid."""
-        msg, data = self._enqueue_bytes(msg)
-        await self._queue.put(data)
-        return msg
+    def _write_now(self, data: bytes) -> bool:
+        """Fast path: hand ``data`` to the transport at once if nothing waits before it."""
+        if self._queue.empty() and self._has_room():
+            self._writer.write(data)
+            return True
+        return False
+
+    def _has_room(self) -> bool:
+        transport = self._writer.transport
+        if transport.is_closing():
+            self.close("connection lost")
+            return False
+        return transport.get_write_buffer_size() < _DIRECT_WRITE_LIMIT
+
+    async def send(self, msg: Message) -> int:
+        """Send or queue ``msg`` (waiting for room: back-pressure); returns its xid."""
+        data = self._encode(msg)
+        if not self._write_now(data):
+            await self._queue.put(data)
+        return self._ring[-1][0]
+
+    async def send_many(self, msgs: Iterable[Message]) -> int:
+        """Queue ``msgs`` in order as few large writes (back-pressured like :meth:`send`).
+
+        The messages are encoded into buffers of up to ``_BATCH_BYTES``; each
+        buffer is one entry of the send queue, so a flow-programming phase is
+        a handful of socket writes instead of one per flow-mod.
+        """
+        n = 0
+        buf: list[bytes] = []
+        size = 0
+        for m in msgs:
+            data = self._encode(m)
+            buf.append(data)
+            size += len(data)
+            n += 1
+            if size >= _BATCH_BYTES:
+                chunk = b"".join(buf)
+                if not self._write_now(chunk):
+                    await self._queue.put(chunk)
+                buf, size = [], 0
+        if buf:
+            chunk = b"".join(buf)
+            if not self._write_now(chunk):
+                await self._queue.put(chunk)
+        return n
 
     def try_send(self, msg: Message) -> bool:
-        """Queue ``msg`` unless the queue is full (then drop it, count it, return False)."""
+        """Send or queue ``msg`` unless the queue is full (then drop, count, return False)."""
         if self._queue.full() or self.closed.is_set():
             self.dropped += 1
             return False
-        _, data = self._enqueue_bytes(msg)
-        self._queue.put_nowait(data)
+        data = self._encode(msg)
+        if not self._write_now(data):
+            self._queue.put_nowait(data)
         return True
 
     async def request(self, msg: Message, timeout: float = 10.0) -> list[Message]:  # noqa: ASYNC109
@@ -184,6 +244,10 @@ class SwitchSession:
     def caused_by(self, xid: int) -> Message | None:
         """The message we sent with ``xid``, if still in the recent-message ring."""
         return self._ring_index.get(xid)
+
+    @property
+    def role(self) -> str:
+        return self._role
 
     @property
     def name(self) -> str:
@@ -212,6 +276,11 @@ class SwitchSession:
                 RoleRequest(role=ROLES[self._role], generation_id=self._generation_id), timeout
             )
             assert isinstance(reply, RoleReply)
+
+    async def set_role(self, role: str, generation_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """ROLE_REQUEST ``role`` with ``generation_id`` (a switch refuses a stale one)."""
+        self._role, self._generation_id = role, generation_id
+        await self.request(RoleRequest(role=ROLES[role], generation_id=generation_id), timeout)
 
     async def run(self) -> None:
         """Serve the connection until it closes; returns then (never raises for I/O)."""
@@ -294,7 +363,7 @@ class SwitchSession:
 
     def _dispatch(self, msg: Message) -> None:
         pending = self._pending.get(msg.xid)
-        if pending is not None:
+        if pending is not None and not isinstance(msg, _ASYNC):  # async: the switch's own xid
             if isinstance(msg, Error):
                 if not pending.future.done():
                     pending.future.set_exception(SwitchRequestError(msg, pending.request))
@@ -313,6 +382,9 @@ class SwitchSession:
         if isinstance(msg, BarrierReply):
             return
         self._on_message(self, msg, self.caused_by(msg.xid) if isinstance(msg, Error) else None)
+
+
+_ASYNC = (PacketIn, PortStatus, FlowRemoved)  # asynchronous messages never answer a request
 
 
 class _Stop(Exception):

@@ -79,5 +79,9 @@ class DesiredStore:
     def delete(self, owner: str) -> None:
         self._db.execute("DELETE FROM owner_state WHERE owner = ?", (owner,))
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (another magma) committed to the file."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         self._db.close()

@@ -183,12 +183,53 @@ class OxmRaw:
 Oxm = OxmTLV | OxmExperimenter | OxmRaw
 
 
+def _valid_basic_headers() -> dict[int, tuple[int, int, bool, int]]:
+    """Every well-formed OpenFlow-basic OXM header -> (field, width, hasmask, max_value).
+
+    A basic OXM's 32-bit header fixes class, field, mask bit and length, so one
+    dictionary probe validates all four; anything not in here takes the slow
+    path below, which names the exact error.
+    """
+    table: dict[int, tuple[int, int, bool, int]] = {}
+    for f in OXM_FIELDS.values():
+        for hasmask in (False, True) if f.maskable else (False,):
+            length = f.width * (2 if hasmask else 1)
+            header = (c.OFPXMC_OPENFLOW_BASIC << 16) | (f.field << 9) | (hasmask << 8) | length
+            table[header] = (f.field, f.width, hasmask, f.max_value)
+    return table
+
+
+_VALID_BASIC: Final = _valid_basic_headers()
+
+
 def decode_oxm(r: Reader, err_type: int = c.OFPET_BAD_MATCH) -> Oxm:
     """Decode one OXM TLV; errors use ``err_type`` with the OFPBMC_* codes.
 
     ``err_type`` lets SET_FIELD reuse this and translate the codes
     (see :mod:`openvolcano.ofp.actions`).
     """
+    # Fast path (flow-mod ingest is hot in quake and magma): a well-formed
+    # basic OXM is decoded straight from the buffer.
+    pos = r.pos
+    if pos + 4 <= r.end:
+        spec = _VALID_BASIC.get(int.from_bytes(r.buf[pos : pos + 4], "big"))
+        if spec is not None:
+            field, width, hasmask, max_value = spec
+            start = pos + 4
+            stop = start + width
+            if stop + (width if hasmask else 0) <= r.end:
+                buf = r.buf
+                value = int.from_bytes(buf[start:stop], "big")
+                if value <= max_value:
+                    if hasmask:
+                        r.pos = stop + width
+                        return OxmTLV(
+                            field=field,
+                            value=value,
+                            mask=int.from_bytes(buf[stop : stop + width], "big"),
+                        )
+                    r.pos = stop
+                    return OxmTLV(field=field, value=value)
     if r.remaining() < c.OFP_OXM_HEADER_LEN:
         raise r.fail("truncated OXM header", err_type, c.OFPBMC_BAD_LEN)
     (header,) = r.unpack(OXM_HEADER)

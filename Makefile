@@ -17,7 +17,7 @@ FAUCET_VENV := .venv-faucet
 .PHONY: all venv faucet-venv deps apt test lint types contracts pytest demo clean help
 
 help:
-	@echo "make demo   - run the OpenFlow interop demo against a real Open vSwitch"
+	@echo "make demo   - two edge sites: a Personal Network and a virtual NAS following its user"
 	@echo "make test   - ruff, mypy --strict, import-linter, pytest (installs what it needs)"
 	@echo "make deps   - only install Debian and Python dependencies"
 	@echo "make clean  - remove the virtual environment and caches"
@@ -102,7 +102,7 @@ bench: deps
 	$(PY) -m benchmarks.quake_bench
 
 demo: deps
-	$(VENV)/bin/openvolcano ofp demo
+	$(VENV)/bin/openvolcano demo
 
 clean:
 	rm -rf $(VENV) $(FAUCET_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
@@ -27,8 +28,15 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
-from openvolcano.api.lava import ImageKind, ImageSpec, ImageStatus, MigrationMode
-from openvolcano.common.errors import OpenVolcanoError
+from openvolcano.api.lava import (
+    IFNAME_PATTERN,
+    NAME_PATTERN,
+    ImageKind,
+    ImageSpec,
+    ImageStatus,
+    MigrationMode,
+)
+from openvolcano.common.errors import InvalidInput, OpenVolcanoError
 
 if TYPE_CHECKING:
     from openvolcano.stratov.lava.driver import VirtDriver
@@ -101,6 +109,23 @@ def _status_line(s: ImageStatus) -> str:
 # -- the node agent daemon ------------------------------------------------------
 
 
+def parse_server(text: str) -> tuple[str, str | None, str | None]:
+    """``NAME[:NETNS[:BRIDGE]]`` -> (name, netns or None, bridge or None); OpenVolcanoError if bad."""
+    parts = text.split(":")
+    name = parts[0]
+    if len(parts) > 3 or not re.fullmatch(NAME_PATTERN, name):
+        raise InvalidInput(
+            f"bad --server {text!r}: expected NAME[:NETNS[:BRIDGE]], NAME like {NAME_PATTERN}"
+        )
+    netns = parts[1] if len(parts) > 1 else ""
+    bridge = parts[2] if len(parts) > 2 else ""
+    if (bridge and not netns) or not re.fullmatch(r"[A-Za-z0-9_.-]{0,63}", netns):
+        raise InvalidInput(f"bad --server {text!r}: NETNS must name a network namespace")
+    if bridge and not re.fullmatch(IFNAME_PATTERN, bridge):
+        raise InvalidInput(f"bad --server {text!r}: BRIDGE must be an interface name")
+    return name, netns or None, bridge or None
+
+
 @app.command()
 def agent(
     backend: Annotated[Backend, typer.Option(help="virtualization back-end to serve")],
@@ -119,15 +144,21 @@ def agent(
     ] = None,
     server: Annotated[
         list[str] | None,
-        typer.Option(help="server name this agent manages (repeatable; default 'local')"),
+        typer.Option(
+            help="server this agent manages, NAME[:NETNS[:BRIDGE]] (netns: image NICs go into "
+            "namespace NETNS, on bridge BRIDGE); repeatable; default 'local'"
+        ),
     ] = None,
     capacity: Annotated[int, typer.Option(min=0, help="maximum number of images per server")] = 16,
 ) -> None:
     """Run the lava node agent in the foreground until SIGTERM."""
     from openvolcano.caldera.lavanode.daemon import serve
 
-    names = server or ["local"]
     try:
+        specs = [parse_server(text) for text in server or ["local"]]
+        names = [name for name, _, _ in specs]
+        if backend is not Backend.NETNS and any(ns or br for _, ns, br in specs):
+            raise _fail("NETNS and BRIDGE in --server apply to the netns back-end only")
         driver: VirtDriver
         if backend is Backend.FAKE:
             from openvolcano.stratov.lava.fake import FakeDriver
@@ -137,7 +168,12 @@ def agent(
             from openvolcano.stratov.lava.netns import NetnsDriver, NetnsServer
 
             driver = NetnsDriver(
-                [NetnsServer(name=n, state_root=state_dir / n, capacity=capacity) for n in names]
+                [
+                    NetnsServer(
+                        name=n, state_root=state_dir / n, netns=ns, bridge=br, capacity=capacity
+                    )
+                    for n, ns, br in specs
+                ]
             )
         else:
             from openvolcano.stratov.lava.libvirt_driver import LibvirtDriver, LibvirtServer

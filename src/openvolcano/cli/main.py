@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from openvolcano import __version__
-from openvolcano.cli import geyser, lava, magma, netlab, ofp, quake
+from openvolcano.cli import demo, geyser, lava, magma, netlab, ofp, quake
 
 app = typer.Typer(
     name="openvolcano",
@@ -31,6 +31,7 @@ def version() -> None:
 
 
 # Sub-applications: one line per module (keep sorted).
+app.command("demo")(demo.demo)
 app.add_typer(geyser.app, name="geyser")
 app.add_typer(lava.app, name="lava")
 app.add_typer(magma.app, name="magma")

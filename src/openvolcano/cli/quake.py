@@ -29,7 +29,7 @@ def quake(
     dpid: str = typer.Option("1", "--dpid", help="datapath id: decimal or 0x-hex"),
     port: Annotated[
         list[str] | None,
-        typer.Option("--port", help="interface to attach (IFNAME or IFNAME=OFPORT); repeatable"),
+        typer.Option("--port", help="interface to attach, IFNAME[@NETNS][=OFPORT]; repeatable"),
     ] = None,
     controller: Annotated[
         list[str] | None,
@@ -49,6 +49,9 @@ def quake(
     local_port: str | None = typer.Option(
         None, "--local-port", help="TAP interface to create as the OFPP_LOCAL port"
     ),
+    workers: int = typer.Option(
+        0, "--workers", help="worker processes forwarding (0: one process, no fast path)"
+    ),
 ) -> None:
     """quake: the Caldera user-space OpenFlow 1.3 switch."""
     if ctx.invoked_subcommand is not None:
@@ -66,7 +69,14 @@ def quake(
             api=api,
             local_port=local_port,
         )
-        run(cfg)
+        if workers < 0:
+            raise InvalidInput(f"bad --workers {workers}: expected 0 or more")
+        if workers:  # the multi-process fast path (openvolcano.caldera.quake.fastpath)
+            from openvolcano.caldera.quake.fastpath.switch import run_fastpath
+
+            run_fastpath(cfg, workers)
+        else:
+            run(cfg)
     except OpenVolcanoError as exc:
         typer.echo(f"quake: {exc.message}", err=True)
         raise typer.Exit(code=2) from None
@@ -138,3 +148,25 @@ def trace(
         typer.echo(f"quake trace: {exc.message}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(json.dumps(report, indent=1) if as_json else qt.render_trace(report))
+
+
+# --- fast-path worker management (openvolcano.caldera.quake.fastpath) ----------------------
+@app.command("workers")
+def workers_command(
+    active: int | None = typer.Argument(None, help="number of active workers to set"),
+    api: str = typer.Option(..., "--api", help="the running quake's --api: http://HOST:PORT"),
+) -> None:
+    """Show or change the number of active forwarding workers of a running quake."""
+    from openvolcano.caldera.geyser.actuators import HttpQuakeWorkers
+
+    url = api if api.startswith(("http://", "https://")) else f"http://{api}"
+    try:
+        client = HttpQuakeWorkers(url, timeout_s=5.0)
+        if active is not None:
+            client.set_active(active)
+        st = client.status()
+    except OpenVolcanoError as exc:
+        typer.echo(f"quake workers: {exc.message}", err=True)
+        raise typer.Exit(code=2) from None
+    pids = " ".join(map(str, st.pids))
+    typer.echo(f"active {st.active} of {st.maximum} workers (pids {pids})")

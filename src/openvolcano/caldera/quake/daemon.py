@@ -14,7 +14,10 @@ status endpoint also serves ``POST /trace`` over the live tables. Port numbers a
 (``IFNAME=N``); automatic numbers skip the explicit ones. Every bad option
 is an :class:`~openvolcano.common.errors.InvalidInput` with a message for
 the operator; a port that cannot be opened is a
-:class:`~.ports.base.PortError`. Tests never import this module's
+:class:`~.ports.base.PortError`. ``--port IFNAME@NETNS`` opens an interface
+that lives in network namespace ``NETNS`` (``/run/netns/NETNS``) while quake
+stays in its own: the emulated edge network keeps switch ports in
+namespaces and the management plane (controller, APIs) on loopback. Tests never import this module's
 :func:`run` path: they build the library objects directly or spawn the CLI.
 """
 
@@ -40,7 +43,15 @@ from .ports.base import PortBackend
 from .ports.tap import TapPort
 from .trace import trace_request
 
-__all__ = ["QuakeConfig", "build_switch", "make_config", "parse_port_specs", "run", "serve"]
+__all__ = [
+    "QuakeConfig",
+    "build_switch",
+    "make_config",
+    "open_port",
+    "parse_port_specs",
+    "run",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +69,17 @@ class QuakeConfig:
 
 
 def parse_port_specs(specs: Sequence[str]) -> tuple[tuple[str, int], ...]:
-    """``["eth0", "eth1=7", "tap3"]`` -> ``(("eth0", 1), ("eth1", 7), ("tap3", 2))``."""
+    """``["eth0", "eth1=7", "tap3"]`` -> ``(("eth0", 1), ("eth1", 7), ("tap3", 2))``.
+
+    A name may carry its namespace, ``IFNAME@NETNS`` (kept as given, opened by
+    :func:`open_port`).
+    """
     named: list[tuple[str, int | None]] = []
     for spec in specs:
         name, sep, num = spec.partition("=")
-        if not name:
-            raise InvalidInput(f"bad --port {spec!r}: expected IFNAME or IFNAME=N")
+        ifname, at, netns = name.partition("@")
+        if not ifname or (at and (not netns or "/" in netns or "@" in netns)):
+            raise InvalidInput(f"bad --port {spec!r}: expected IFNAME[@NETNS] or IFNAME[@NETNS]=N")
         if sep:
             if not num.isdigit() or not 0 < int(num) <= c.OFPP_MAX:
                 raise InvalidInput(f"bad --port {spec!r}: N must be 1..{c.OFPP_MAX}")
@@ -132,9 +148,15 @@ def make_config(
     )
 
 
+def open_port(spec: str) -> PortBackend:
+    """An AF_PACKET port for ``IFNAME`` or ``IFNAME@NETNS`` (interface in that namespace)."""
+    ifname, _, netns = spec.partition("@")
+    return AfPacketPort(ifname, netns=netns or None)
+
+
 def build_switch(
     cfg: QuakeConfig,
-    backend: Callable[[str], PortBackend] = AfPacketPort,
+    backend: Callable[[str], PortBackend] = open_port,
     local_backend: Callable[[str], PortBackend] = TapPort,
 ) -> QuakeSwitch:
     """The switch objects for ``cfg``, ports opened (PortError if one cannot be)."""

@@ -146,6 +146,10 @@ class Classifier(Generic[T]):
     def n_subtables(self) -> int:
         return len(self._subtables)
 
+    def masks(self) -> list[Mask]:
+        """The distinct masks in use (the flow cache derives its key profile from them)."""
+        return list(self._subtables)
+
     def _changed(self) -> None:
         self.version += 1
         self._cache.clear()

@@ -33,6 +33,7 @@ from openvolcano.ofp.wire import Reader, check_uint
 
 __all__ = [
     "MP_HEADER",
+    "EmptyMultipartRequest",
     "MultipartReply",
     "MultipartRequest",
     "decode_entries",
@@ -109,6 +110,20 @@ class MultipartRequest(Message):
                 c.OFPBRC_BAD_MULTIPART,
             )
         return sub.decode_mp_body(r, xid=xid, flags=flags)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmptyMultipartRequest(MultipartRequest):
+    """A multipart request whose body is empty (DESC, TABLE, PORT_DESC, GROUP_DESC, ...)."""
+
+    def encode_mp_body(self) -> bytes:
+        return b""
+
+    @classmethod
+    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
+        if r.remaining():
+            raise r.fail(f"{cls.__name__} has no body but {r.remaining()} bytes follow")
+        return cls(xid=xid, flags=flags)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ from typing import ClassVar, Self
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.errors import OFPEncodeError
 from openvolcano.ofp.multipart.base import (
+    EmptyMultipartRequest,
     MultipartReply,
     MultipartRequest,
     decode_entries,
@@ -57,11 +58,6 @@ __all__ = [
     "MeterStatsReply",
     "MeterStatsRequest",
 ]
-
-
-def _check_empty(r: Reader, what: str) -> None:
-    if r.remaining():
-        raise r.fail(f"{what} has no body but {r.remaining()} bytes follow")
 
 
 def _entry_reader(r: Reader, length_offset: int, fixed: int, what: str) -> Reader:
@@ -208,18 +204,10 @@ class GroupStatsReply(MultipartReply):
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class GroupDescRequest(MultipartRequest):
+class GroupDescRequest(EmptyMultipartRequest):
     """OFPMP_GROUP_DESC request: empty body."""
 
     mp_type: ClassVar[int] = c.OFPMP_GROUP_DESC
-
-    def encode_mp_body(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        _check_empty(r, "OFPMP_GROUP_DESC request")
-        return cls(xid=xid, flags=flags)
 
 
 # struct ofp_group_desc {
@@ -281,18 +269,10 @@ class GroupDescReply(MultipartReply):
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class GroupFeaturesRequest(MultipartRequest):
+class GroupFeaturesRequest(EmptyMultipartRequest):
     """OFPMP_GROUP_FEATURES request: empty body."""
 
     mp_type: ClassVar[int] = c.OFPMP_GROUP_FEATURES
-
-    def encode_mp_body(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        _check_empty(r, "OFPMP_GROUP_FEATURES request")
-        return cls(xid=xid, flags=flags)
 
 
 # struct ofp_group_features {
@@ -545,18 +525,10 @@ class MeterConfigReply(MultipartReply):
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class MeterFeaturesRequest(MultipartRequest):
+class MeterFeaturesRequest(EmptyMultipartRequest):
     """OFPMP_METER_FEATURES request: empty body."""
 
     mp_type: ClassVar[int] = c.OFPMP_METER_FEATURES
-
-    def encode_mp_body(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        _check_empty(r, "OFPMP_METER_FEATURES request")
-        return cls(xid=xid, flags=flags)
 
 
 # struct ofp_meter_features {

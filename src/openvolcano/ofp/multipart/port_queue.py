@@ -21,6 +21,7 @@ from typing import ClassVar, Self
 
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.multipart.base import (
+    EmptyMultipartRequest,
     MultipartReply,
     MultipartRequest,
     decode_entries,
@@ -262,19 +263,10 @@ class QueueStatsReply(MultipartReply):
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class PortDescRequest(MultipartRequest):
+class PortDescRequest(EmptyMultipartRequest):
     """OFPMP_PORT_DESC request: empty body."""
 
     mp_type: ClassVar[int] = c.OFPMP_PORT_DESC
-
-    def encode_mp_body(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        if r.remaining():
-            raise r.fail(f"OFPMP_PORT_DESC request has no body but {r.remaining()} bytes follow")
-        return cls(xid=xid, flags=flags)
 
 
 @register_reply

@@ -25,6 +25,7 @@ from typing import ClassVar, Self
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.instructions import Instruction, decode_instructions, encode_instructions
 from openvolcano.ofp.multipart.base import (
+    EmptyMultipartRequest,
     MultipartReply,
     MultipartRequest,
     decode_entries,
@@ -49,11 +50,6 @@ __all__ = [
 ]
 
 
-def _check_empty(r: Reader, what: str) -> None:
-    if r.remaining():
-        raise r.fail(f"{what} has no body but {r.remaining()} bytes follow")
-
-
 # --- OFPMP_DESC ---------------------------------------------------------------
 
 # struct ofp_desc {
@@ -69,18 +65,10 @@ assert _DESC.size == c.OFP_DESC_LEN == 1056
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class DescRequest(MultipartRequest):
+class DescRequest(EmptyMultipartRequest):
     """OFPMP_DESC request: empty body."""
 
     mp_type: ClassVar[int] = c.OFPMP_DESC
-
-    def encode_mp_body(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        _check_empty(r, "OFPMP_DESC request")
-        return cls(xid=xid, flags=flags)
 
 
 @register_reply
@@ -341,18 +329,10 @@ class AggregateStatsReply(MultipartReply):
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class TableStatsRequest(MultipartRequest):
+class TableStatsRequest(EmptyMultipartRequest):
     """OFPMP_TABLE request: empty body."""
 
     mp_type: ClassVar[int] = c.OFPMP_TABLE
-
-    def encode_mp_body(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        _check_empty(r, "OFPMP_TABLE request")
-        return cls(xid=xid, flags=flags)
 
 
 # struct ofp_table_stats {

@@ -28,6 +28,8 @@ if it was running).
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from typing import TypeVar
 
 from openvolcano.api.lava import (
     Capabilities,
@@ -42,6 +44,32 @@ from openvolcano.api.lava import (
 )
 
 __all__ = ["VirtDriver"]
+
+from openvolcano.common.errors import Conflict, NotFound
+
+_T = TypeVar("_T")
+
+
+def lookup_image(images: Mapping[str, _T], name: str) -> _T:
+    """``images[name]``, or the contract's NotFound for an unknown image."""
+    try:
+        return images[name]
+    except KeyError:
+        raise NotFound(f"virtual image {name!r} not found", image=name) from None
+
+
+def lookup_server(servers: Mapping[str, _T], name: str) -> _T:
+    """``servers[name]``, or the contract's NotFound for an unknown server."""
+    try:
+        return servers[name]
+    except KeyError:
+        raise NotFound(f"server {name!r} not found", server=name) from None
+
+
+def check_room(server: str, used: int, capacity: int) -> None:
+    """The contract's Conflict when ``server`` already holds ``capacity`` images."""
+    if used >= capacity:
+        raise Conflict(f"server {server!r} is full ({used} of {capacity} images)", server=server)
 
 
 class VirtDriver(abc.ABC):

@@ -33,8 +33,8 @@ from openvolcano.api.lava import (
     PortSpec,
 )
 from openvolcano.common.clock import Clock, SystemClock
-from openvolcano.common.errors import Conflict, InvalidInput, NotFound
-from openvolcano.stratov.lava.driver import VirtDriver
+from openvolcano.common.errors import Conflict, InvalidInput
+from openvolcano.stratov.lava.driver import VirtDriver, check_room, lookup_image, lookup_server
 
 __all__ = ["FakeDriver"]
 
@@ -70,22 +70,14 @@ class FakeDriver(VirtDriver):
         self._images: dict[str, _FakeImage] = {}
 
     def _get(self, name: str) -> _FakeImage:
-        try:
-            return self._images[name]
-        except KeyError:
-            raise NotFound(f"virtual image {name!r} not found", image=name) from None
+        return lookup_image(self._images, name)
 
     def _check_server(self, server: str) -> None:
-        if server not in self._capacity:
-            raise NotFound(f"server {server!r} not found", server=server)
+        lookup_server(self._capacity, server)
 
     def _check_room(self, server: str) -> None:
         used = sum(1 for img in self._images.values() if img.server == server)
-        if used >= self._capacity[server]:
-            raise Conflict(
-                f"server {server!r} is full ({used} of {self._capacity[server]} images)",
-                server=server,
-            )
+        check_room(server, used, self._capacity[server])
 
     def _status(self, name: str, img: _FakeImage) -> ImageStatus:
         return ImageStatus(

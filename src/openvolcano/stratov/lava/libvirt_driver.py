@@ -61,8 +61,8 @@ from openvolcano.api.lava import (
     Unsupported,
 )
 from openvolcano.common.clock import Clock, SystemClock
-from openvolcano.common.errors import Conflict, InvalidInput, NotFound, Unavailable
-from openvolcano.stratov.lava.driver import VirtDriver
+from openvolcano.common.errors import Conflict, InvalidInput, Unavailable
+from openvolcano.stratov.lava.driver import VirtDriver, check_room, lookup_image, lookup_server
 from openvolcano.stratov.lava.nsplumb import random_mac
 
 __all__ = ["LibvirtDriver", "LibvirtServer", "domain_xml"]
@@ -205,24 +205,14 @@ class LibvirtDriver(VirtDriver):
     # -- helpers ----------------------------------------------------------------
 
     def _get(self, name: str) -> _Domain:
-        try:
-            return self._domains[name]
-        except KeyError:
-            raise NotFound(f"virtual image {name!r} not found", image=name) from None
+        return lookup_image(self._domains, name)
 
     def _server(self, name: str) -> LibvirtServer:
-        try:
-            return self._servers[name]
-        except KeyError:
-            raise NotFound(f"server {name!r} not found", server=name) from None
+        return lookup_server(self._servers, name)
 
     def _check_room(self, server: LibvirtServer) -> None:
         used = sum(1 for d in self._domains.values() if d.server.name == server.name)
-        if used >= server.capacity:
-            raise Conflict(
-                f"server {server.name!r} is full ({used} of {server.capacity} images)",
-                server=server.name,
-            )
+        check_room(server.name, used, server.capacity)
 
     def _dom_name(self, name: str) -> str:
         return f"{self._prefix}-{name}"

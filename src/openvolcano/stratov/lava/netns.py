@@ -56,11 +56,11 @@ from openvolcano.api.lava import (
     PortSpec,
 )
 from openvolcano.common.clock import Clock, SystemClock
-from openvolcano.common.errors import Conflict, InvalidInput, NotFound, Unavailable
+from openvolcano.common.errors import Conflict, InvalidInput, Unavailable
 from openvolcano.stratov.lava import nsplumb
 from openvolcano.stratov.lava.catalogue import DEFAULT_PORTS, command_for
 from openvolcano.stratov.lava.cgroup import CgroupSet, ImageCgroup, open_cgroups
-from openvolcano.stratov.lava.driver import VirtDriver
+from openvolcano.stratov.lava.driver import VirtDriver, check_room, lookup_image, lookup_server
 from openvolcano.stratov.lava.procfs import children_of, io_bytes, listening, pid_alive
 
 __all__ = ["NetnsDriver", "NetnsServer", "become_subreaper"]
@@ -132,24 +132,14 @@ class NetnsDriver(VirtDriver):
     # -- helpers ----------------------------------------------------------------
 
     def _get(self, name: str) -> _Image:
-        try:
-            return self._images[name]
-        except KeyError:
-            raise NotFound(f"virtual image {name!r} not found", image=name) from None
+        return lookup_image(self._images, name)
 
     def _server(self, name: str) -> NetnsServer:
-        try:
-            return self._servers[name]
-        except KeyError:
-            raise NotFound(f"server {name!r} not found", server=name) from None
+        return lookup_server(self._servers, name)
 
     def _check_room(self, server: NetnsServer) -> None:
         used = sum(1 for img in self._images.values() if img.server.name == server.name)
-        if used >= server.capacity:
-            raise Conflict(
-                f"server {server.name!r} is full ({used} of {server.capacity} images)",
-                server=server.name,
-            )
+        check_room(server.name, used, server.capacity)
 
     @staticmethod
     def _state_dir(server: NetnsServer, name: str) -> Path:

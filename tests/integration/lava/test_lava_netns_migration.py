@@ -69,8 +69,9 @@ while not os.path.exists(out + ".stop"):
             open(out + ".ready", "w").close()
     else:
         fails += 1
-    with open(out + ".count", "w") as f:
+    with open(out + ".count.tmp", "w") as f:  # atomic: the test never reads a half-written count
         f.write(str(oks))
+    os.replace(out + ".count.tmp", out + ".count")
     time.sleep(max(0.0, 0.01 - (time.monotonic() - t)))
 with open(out, "w") as f:
     json.dump({"oks": oks, "fails": fails, "max_gap_s": max_gap}, f)

@@ -28,6 +28,10 @@ def test_start_configure_stop_leaves_no_process_dir_or_interface() -> None:
         assert tmp.is_dir()
         ovs.add_bridge(bridge, datapath_id=0xABC)
         ovs.add_port(bridge, port, type="internal", ofport=7)
+        # ovs-vsctl's own wait (cur_cfg) can return before ovs-vswitchd wrote the
+        # interface's ofport (seen as "[]" under load): wait for the value itself,
+        # bounded by vsctl's --timeout (fails with OvsCommandError if it never comes).
+        ovs.vsctl("wait-until", "interface", port, "ofport=7")
         assert ovs.vsctl("get", "interface", port, "ofport").strip() == "7"
         assert ovs.vsctl("get", "bridge", bridge, "fail_mode").strip() == "secure"
         assert "dpid:0000000000000abc" in ovs.ofctl("show", bridge)

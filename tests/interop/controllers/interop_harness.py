@@ -21,6 +21,9 @@ Design (see docs/interop.md):
   pid stays the daemon's) so that its userspace (netdev) bridge attaches to the
   switch ports where netlab put them. ``ovsdb-server`` stays in the root
   namespace; it only has unix sockets in PrivateOvs's private temp dir.
+  The bridge gets its controller only once every port is attached and LIVE:
+  ports that appear during the handshake race the controller's port discovery
+  (Faucet then never sees such a port up).
 * **quake**: :class:`QuakeSwitch` runs ``openvolcano quake --dpid --port IF=NO...
   --controller tcp:127.0.0.1:PORT --fail-mode M`` with ``lab.popen``. It is
   *available* exactly when ``openvolcano quake --help`` succeeds
@@ -243,6 +246,8 @@ class FaucetController(Controller):
     name = "faucet"
     CONNECTED = r"Cold start configuring DP"
     PROMETHEUS_PORT = 9302
+    # Valve's port lines: "... s1 Port 3 (3) up", "... (3) configured" (cold start), "... down".
+    _PORT_STATE = re.compile(r"\bPort (\d+) \(.*?\) (up|configured|down)$", re.MULTILINE)
 
     def __init__(self, lab: Lab, node: str, *, port: int = OPENFLOW_PORT) -> None:
         super().__init__(lab, node, port=port)
@@ -282,6 +287,23 @@ class FaucetController(Controller):
         if not self.config_path.is_file():
             raise HarnessError("FaucetController: call write_config() before start()")
         super().start(timeout)
+
+    def ports_up(self) -> set[int]:
+        """Ports whose latest state in Faucet's log is up (``up``, or ``configured`` at cold start)."""
+        state: dict[int, bool] = {}
+        for m in self._PORT_STATE.finditer(self.log_text()):
+            state[int(m[1])] = m[2] != "down"
+        return {port for port, up in state.items() if up}
+
+    def wait_ports_up(self, ports: Iterable[int], *, timeout: float = 30.0) -> None:
+        """Wait until Faucet has every port of ``ports`` up, so that it programmed their VLANs."""
+        want = set(ports)
+        wait_for(
+            f"Faucet to have ports {sorted(want)} up",
+            lambda: want <= self.ports_up(),
+            timeout,
+            self.report,
+        )
 
 
 # -- switches under test ---------------------------------------------------------------------
@@ -349,25 +371,53 @@ class OvsSwitch(SwitchUnderTest):
         wrapper.chmod(0o755)
         self.ovs = PrivateOvs(binaries=replace(binaries, ovs_vswitchd=str(wrapper)))
         self.ovs.start()
-        self.ovs.add_bridge(
-            self.bridge,
-            controller=f"tcp:127.0.0.1:{controller_port}",
-            fail_mode=fail_mode,
-            datapath_id=self.dpid,
+        # Every port is attached and live *before* the bridge gets its controller: a
+        # port added (or coming up) during the OpenFlow handshake races the
+        # controller's port discovery. Faucet drops a PORT_STATUS that arrives after
+        # its PORT_DESC reply but before its cold start, so such a port never comes
+        # "up" there and its traffic hits the table-0 drop.
+        self.ovs.add_bridge(self.bridge, fail_mode=fail_mode, datapath_id=self.dpid)
+        for port_no, ifname in self.ports:
+            self.ovs.add_port(self.bridge, ifname, ofport=port_no)
+        wait_for(
+            f"ports {[n for n, _ in self.ports]} of {self.bridge} to be live",
+            self._ports_live,
+            15.0,
+            self.report,
         )
-        # Out-of-band (no hidden in-band flows) and quick reconnection after a restart.
         self.ovs.vsctl(
+            "--",
+            "set-controller",
+            self.bridge,
+            f"tcp:127.0.0.1:{controller_port}",
+            "--",
             "set",
             "controller",
             self.bridge,
+            # Out-of-band (no hidden in-band flows) and quick reconnection after a restart.
             "connection_mode=out-of-band",
             "max_backoff=1000",
             # No inactivity probes: a dead controller is seen when its TCP connection
             # closes, and fail-open (standalone) starts at once rather than after 3 probes.
             "inactivity_probe=0",
         )
-        for port_no, ifname in self.ports:
-            self.ovs.add_port(self.bridge, ifname, ofport=port_no)
+
+    def port_states(self) -> dict[int, str]:
+        """OpenFlow port number -> ``state`` as ``ovs-ofctl dump-ports-desc`` shows it."""
+        if self.ovs is None:
+            return {}
+        states: dict[int, str] = {}
+        current: int | None = None
+        for line in self.ovs.ofctl("dump-ports-desc", self.bridge).splitlines():
+            if m := re.match(r"\s*(\w+)\(", line):  # " 1(ifname): ..." or " LOCAL(br): ..."
+                current = int(m[1]) if m[1].isdigit() else None
+            elif (m := re.match(r"\s*state:\s*(.*)", line)) and current is not None:
+                states[current] = m[1].strip()
+        return states
+
+    def _ports_live(self) -> bool:
+        states = self.port_states()
+        return all(states.get(port_no, "").split() == ["LIVE"] for port_no, _ in self.ports)
 
     def connected(self) -> bool:
         """Whether OVS reports an established controller connection."""
@@ -392,6 +442,10 @@ class OvsSwitch(SwitchUnderTest):
         except Exception as exc:  # a report must never hide the original failure
             flows = f"(dump-flows failed: {exc})"
         parts.append(f"--- flows of {self.bridge}:\n{flows}")
+        try:
+            parts.append(f"--- OpenFlow port states: {self.port_states()}")
+        except Exception as exc:
+            parts.append(f"(dump-ports-desc failed: {exc})")
         return "\n".join(parts)
 
 

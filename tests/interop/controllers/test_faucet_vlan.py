@@ -69,6 +69,9 @@ def test_hosts_on_one_vlan_reach_each_other_and_not_the_other_vlan(
     faucet.start()
     b.switch.start(fail_mode="secure")
     faucet.wait_for_log(FaucetController.CONNECTED, timeout=30)
+    # Reachability is asserted only once Faucet has every configured port up (and so has
+    # programmed its VLAN): a port it never saw up is a harness failure, reported as such.
+    faucet.wait_ports_up(range(1, 5))
 
     for src, dst in itertools.permutations(VLAN100, 2):
         b.assert_reach(src, VLAN100[dst])

@@ -390,36 +390,43 @@ class Magma:
         )  # fmt: skip
         runner = asyncio.create_task(s.run())
         try:
-            await s.handshake(cfg.request_timeout)
-        except (SessionClosed, SwitchRequestError, TimeoutError, ConnectionError) as e:
-            log.warning("switch at %s: handshake failed: %s", s.address, e)
-            s.close(f"handshake failed: {e}")
-            await runner
-            return
-        assert s.dpid is not None
-        dpid = s.dpid
-        if s.role != self.role:  # the role changed during the handshake
             try:
-                await s.set_role(self.role, self.generation_id, cfg.request_timeout)
-            except (SessionClosed, SwitchRequestError) as e:
-                log.warning("switch %s: role %s refused: %s", s.name, self.role, e)
-        old = self.sessions.get(dpid)
-        if old is not None:
-            old.close("replaced by a new connection")
-        self.distrust(dpid)
-        self.sessions[dpid] = s
-        self.topology.switch_up(dpid)
-        self.bus.publish(api.SwitchUp(at=time.time(), dpid=s.name, address=s.address))
-        self.mark_dirty(dpid)
-        self._probe(s)
-        await runner
-        if self.sessions.get(dpid) is s:
-            del self.sessions[dpid]
+                await s.handshake(cfg.request_timeout)
+            except (SessionClosed, SwitchRequestError, TimeoutError, ConnectionError) as e:
+                log.warning("switch at %s: handshake failed: %s", s.address, e)
+                s.close(f"handshake failed: {e}")
+                await runner
+                return
+            assert s.dpid is not None
+            dpid = s.dpid
+            if s.role != self.role:  # the role changed during the handshake
+                try:
+                    await s.set_role(self.role, self.generation_id, cfg.request_timeout)
+                except (SessionClosed, SwitchRequestError) as e:
+                    log.warning("switch %s: role %s refused: %s", s.name, self.role, e)
+            old = self.sessions.get(dpid)
+            if old is not None:
+                old.close("replaced by a new connection")
             self.distrust(dpid)
-            now = time.time()
-            for ev in self.topology.switch_down(dpid, now):
-                self.bus.publish(ev)
-            self.bus.publish(api.SwitchDown(at=now, dpid=s.name, reason=s.close_reason))
+            self.sessions[dpid] = s
+            self.topology.switch_up(dpid)
+            self.bus.publish(api.SwitchUp(at=time.time(), dpid=s.name, address=s.address))
+            self.mark_dirty(dpid)
+            self._probe(s)
+            await runner
+            if self.sessions.get(dpid) is s:
+                del self.sessions[dpid]
+                self.distrust(dpid)
+                now = time.time()
+                for ev in self.topology.switch_down(dpid, now):
+                    self.bus.publish(ev)
+                self.bus.publish(api.SwitchDown(at=now, dpid=s.name, reason=s.close_reason))
+        finally:
+            # Whatever ends this handler (including cancellation at shutdown), the
+            # session and its socket end with it: never an orphaned runner task.
+            s.close("connection handler ended")
+            if not runner.done():
+                await runner
 
     @staticmethod
     def port_info(p: Port) -> api.PortInfo:

@@ -1,42 +1,71 @@
-"""In-process micro-benchmark of quake's fast path: per-packet cost, no ports, no kernel.
+"""Micro-benchmarks of quake's fast path: per-packet cost, flow-mod ingest, worker memory.
 
-Role: isolates what the issue's throughput targets depend on in CPython - the
-per-packet cost of the exact-match cache hit path (:mod:`...pipeline.cache`)
-against the full pipeline and against a bare copy loop that only moves frames
-from an input batch to an output list (what a forwarder without OpenFlow must
-do at least). Cases: 1 flow with 1 wildcard rule, 65,536 flows with 65,536
-exact 5-tuple+MAC rules (the benchmark harness' ``flows`` rules), and the
-eth_dst rewrite (paper Figure 7). Also the resident memory one worker replica
-needs per installed exact rule (pipeline + cache), measured as RSS growth.
+Role: isolates what the issue's fast-path targets depend on in CPython.
 
-    python benchmarks/quake_fastpath_micro.py [--packets 200000] [--batch 64]
+* Per packet (no ports, no kernel): the exact-match cache hit path
+  (:mod:`...pipeline.cache`, and the workers' :mod:`...fastpath.compact_cache`
+  over compact tables) against the full pipeline and a bare copy loop that
+  only moves frames from an input batch to an output list. Cases: 1 flow
+  with 1 wildcard rule, 65,536 flows with 65,536 exact 5-tuple+MAC rules,
+  and the eth_dst rewrite (paper Figure 7).
+* Flow-mod ingest (10,000 distinct exact flow-mods, in process): the agent's
+  cost per flow-mod (OpenFlow decode + validation/normalisation + the
+  compact update record; and ``Pipeline.apply_flow_mod`` alone), and a
+  worker's cost per update (applying the records to compact tables).
+* Worker memory at 65,536 exact rules (target: <= 300 B per rule): a fresh
+  (spawned) process applies the update as a worker does and fills its flow cache with
+  one key per flow; RSS growth and tracemalloc (a second process) per rule.
+* ``--e2e`` (root): 10,000 flow-mods then a BARRIER_REQUEST over TCP to a
+  running ``openvolcano quake --workers 1`` until the BARRIER_REPLY (i.e.
+  applied by the agent and acknowledged by the worker); baseline: the same
+  with ``--workers 0`` in the same run. Ports: a veth pair made for the run;
+  the clock starts 1 s after a first barrier round trip (steady state, not
+  start-up).
 
-Prints one table; the baseline (bare loop) is measured in the same run.
-Times are medians of 3 repetitions; the machine is shared, so compare rows
-of one run, not runs.
+    python benchmarks/quake_fastpath_micro.py [--packets 200000] [--batch 64] [--e2e]
+
+Times are medians of 3 repetitions (CPU time for ingest); the machine is
+shared, so compare rows of one run, not runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
+import os
+import pickle
+import socket
 import statistics
 import struct
+import subprocess
+import sys
 import time
+import tracemalloc
+import uuid
 from collections.abc import Callable
 
 import psutil
 
+from openvolcano.caldera.quake.fastpath.compact import Record, RecordingPipeline
+from openvolcano.caldera.quake.fastpath.compact_cache import CompactFlowCache
+from openvolcano.caldera.quake.fastpath.replica import Replica
+from openvolcano.caldera.quake.fastpath.table import compact_pipeline
+from openvolcano.caldera.quake.fastpath.worker import Worker
 from openvolcano.caldera.quake.pipeline import Pipeline, StaticPorts
 from openvolcano.caldera.quake.pipeline.cache import FlowCache
+from openvolcano.caldera.quake.ports.memory import memory_pair
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.actions import Action, ActionOutput, ActionSetField
+from openvolcano.ofp.base import decode_message
 from openvolcano.ofp.instructions import InstructionApplyActions
-from openvolcano.ofp.messages import FlowMod
+from openvolcano.ofp.messages import BarrierRequest, FlowMod, Hello
 from openvolcano.ofp.oxm import Match, OxmTLV
 
 SRC_MAC, DST_MAC, SINK_MAC = 0x020000000001, 0x020000000002, 0x020000000003
 IP_SRC, IP_DST, DPORT = 0x0A630001, 0x0A630002, 5001
+TARGET_BYTES = 300
+N_MODS = 10_000
 
 
 def frame(sport: int) -> bytes:
@@ -56,18 +85,32 @@ def exact_match(sport: int) -> Match:
     return Match(fields=tuple(OxmTLV(field=k, value=v) for k, v in vals))
 
 
-def build(n_rules: int, rewrite: bool) -> Pipeline:
-    pl = Pipeline(n_tables=1, ports=StaticPorts([1, 2]))
+def flow_mods(n: int, rewrite: bool = False) -> list[FlowMod]:
     acts: list[Action] = [ActionOutput(port=2, max_len=0)]
     if rewrite:
         acts.insert(0, ActionSetField(field=OxmTLV(field=c.OFPXMT_OFB_ETH_DST, value=SINK_MAC)))
     ins = (InstructionApplyActions(actions=tuple(acts)),)
-    if n_rules == 0:  # one wildcard rule: in_port=1
+    if n == 0:  # one wildcard rule: in_port=1
         m = Match(fields=(OxmTLV(field=c.OFPXMT_OFB_IN_PORT, value=1),))
-        pl.apply_flow_mod(FlowMod(command=c.OFPFC_ADD, match=m, instructions=ins), 0.0)
-    for i in range(n_rules):
-        pl.apply_flow_mod(FlowMod(command=c.OFPFC_ADD, match=exact_match(i), instructions=ins), 0.0)
+        return [FlowMod(command=c.OFPFC_ADD, match=m, instructions=ins)]
+    return [FlowMod(command=c.OFPFC_ADD, match=exact_match(i), instructions=ins) for i in range(n)]
+
+
+def build(n_rules: int, rewrite: bool) -> Pipeline:
+    pl = Pipeline(n_tables=1, ports=StaticPorts([1, 2]))
+    for fm in flow_mods(n_rules, rewrite):
+        pl.apply_flow_mod(fm, 0.0)
     return pl
+
+
+def build_compact(n_rules: int, rewrite: bool) -> tuple[Pipeline, Replica]:
+    agent = RecordingPipeline(1, StaticPorts([1, 2]))
+    for fm in flow_mods(n_rules, rewrite):
+        agent.apply_flow_mod(fm, 0.0)
+    pl, interned = compact_pipeline(1, StaticPorts([1, 2]))
+    rep = Replica(pl, StaticPorts([1, 2]), CompactFlowCache(pl), interned)
+    rep.apply(1, agent.pending, 0.0)
+    return pl, rep
 
 
 def per_packet(run: Callable[[list[bytes]], None], batches: list[list[bytes]]) -> float:
@@ -83,13 +126,7 @@ def per_packet(run: Callable[[list[bytes]], None], batches: list[list[bytes]]) -
     return statistics.median(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--packets", type=int, default=200_000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--flows", type=int, default=65_536)
-    args = ap.parse_args()
-    proc = psutil.Process()
+def packet_rows(args: argparse.Namespace) -> list[tuple[str, float]]:
     rows: list[tuple[str, float]] = []
 
     def batches(n_flows: int) -> list[list[bytes]]:
@@ -106,38 +143,30 @@ def main() -> None:
             append(f)
         out.clear()
 
-    base = per_packet(bare, one)
-    rows.append(("bare copy loop (baseline)", base))
-
+    rows.append(("bare copy loop (baseline)", per_packet(bare, one)))
     for label, n_rules, n_flows, rewrite in (
         ("1 flow, 1 wildcard rule, output", 0, 1, False),
         ("1 flow, 1 exact rule, output", 1, 1, False),
         ("1 flow, 1 exact rule, set eth_dst+output", 1, 1, True),
         (f"{args.flows} flows, {args.flows} exact rules, output", args.flows, args.flows, False),
-        (
-            f"{args.flows} flows, {args.flows} exact rules, set eth_dst",
-            args.flows,
-            args.flows,
-            True,
-        ),
-    ):
-        rss0 = proc.memory_info().rss
-        pl = build(n_rules, rewrite)
-        cache = FlowCache(pl)
-        rss_rules = proc.memory_info().rss - rss0
+        (f"{args.flows} flows, {args.flows} exact rules, set eth_dst", args.flows, args.flows,
+         True),
+    ):  # fmt: skip
         traffic = batches(n_flows)
-        for b in traffic:  # warm: one miss per flow
-            cache.run(1, b, 1.0)
-        for lst in cache.out.values():
-            lst.clear()
-        rss_cache = proc.memory_info().rss - rss0
-
-        def hit(b: list[bytes], cache: FlowCache = cache) -> None:
-            cache.run(1, b, 1.0)
+        pl = build(n_rules, rewrite)
+        compact, rep = build_compact(n_rules, rewrite)
+        for name, cache in (("cache hit", FlowCache(pl)), ("worker (compact) hit", rep.cache)):
+            for b in traffic:  # warm: one miss per flow
+                cache.run(1, b, 1.0)
             for lst in cache.out.values():
                 lst.clear()
 
-        rows.append((f"cache hit: {label}", per_packet(hit, traffic)))
+            def hit(b: list[bytes], cache: FlowCache = cache) -> None:
+                cache.run(1, b, 1.0)
+                for lst in cache.out.values():
+                    lst.clear()
+
+            rows.append((f"{name}: {label}", per_packet(hit, traffic)))
         full_batches = traffic[: max(1, len(traffic) // 10)]
 
         def full(b: list[bytes], pl: Pipeline = pl) -> None:
@@ -145,19 +174,208 @@ def main() -> None:
                 pl.process(1, f, 1.0)
 
         rows.append((f"full pipeline: {label}", per_packet(full, full_batches)))
-        if n_rules >= 1024:
-            rows.append(
-                (f"  RSS per rule (pipeline replica), {n_rules} rules", rss_rules / n_rules)
-            )
-            rows.append((f"  RSS per rule incl. {len(cache)} cache keys", rss_cache / n_rules))
-        del pl, cache, traffic
+        del pl, compact, rep, traffic
+    return rows
 
-    print(f"{'case':<64} {'ns/pkt':>9} {'x bare':>7} {'Mpps/core':>10}")
-    for label, v in rows:
-        if label.startswith("  RSS"):
-            print(f"{label:<64} {v:>9.0f} bytes")
-        else:
+
+# --- flow-mod ingest -----------------------------------------------------------------------
+def ingest_rows() -> list[tuple[str, float]]:
+    """CPU microseconds per flow-mod (agent) and per record applied (worker), medians of 3."""
+    raws = [fm.encode() for fm in flow_mods(N_MODS)]
+    decoded = [decode_message(r) for r in raws]
+    agent_us, apply_us, worker_us = [], [], []
+    for _ in range(3):
+        gc.collect()
+        agent = RecordingPipeline(254, StaticPorts([1, 2]))
+        t0 = time.process_time()
+        for raw in raws:
+            msg = decode_message(raw)
+            assert isinstance(msg, FlowMod)
+            agent.apply_flow_mod(msg, 0.0)
+        blob = pickle.dumps(agent.pending)  # what the pool sends (in chunks)
+        agent_us.append((time.process_time() - t0) / N_MODS * 1e6)
+        plain = Pipeline(254, ports=StaticPorts([1, 2]))
+        t0 = time.process_time()
+        for m in decoded:
+            assert isinstance(m, FlowMod)
+            plain.apply_flow_mod(m, 0.0)
+        apply_us.append((time.process_time() - t0) / N_MODS * 1e6)
+        pl, interned = compact_pipeline(254, StaticPorts([1, 2]))
+        rep = Replica(pl, StaticPorts([1, 2]), CompactFlowCache(pl), interned)
+        t0 = time.process_time()
+        rep.apply(1, pickle.loads(blob), 0.0)
+        worker_us.append((time.process_time() - t0) / N_MODS * 1e6)
+    return [
+        ("agent: decode + validate + record, per flow-mod", statistics.median(agent_us)),
+        ("  of which Pipeline.apply_flow_mod (decoded msg)", statistics.median(apply_us)),
+        ("worker: apply compact update, per flow-mod", statistics.median(worker_us)),
+    ]
+
+
+# --- worker memory ------------------------------------------------------------------------
+def _records(n: int) -> list[Record]:
+    agent = RecordingPipeline(254, StaticPorts([1, 2]))
+    for fm in flow_mods(n):
+        agent.apply_flow_mod(fm, 0.0)
+    return agent.pending
+
+
+def _worker_memory(blobs: list[bytes], n: int, trace: bool, conn: object) -> None:
+    """In a fresh child: apply the update like a worker (chunks), then one key per flow.
+
+    The baseline is taken with ``blobs`` (the received control messages) already in memory
+    and kept alive, so freed memory of the sender cannot hide the tables' growth."""
+    a_host, a_sw = memory_pair("ha", "sa")
+    b_sw, b_host = memory_pair("sb", "hb")
+    for p in (a_host, a_sw, b_sw, b_host):
+        p.open()
+    frames = [frame(i) for i in range(n)]
+    proc = psutil.Process()
+    gc.collect()
+    if trace:
+        tracemalloc.start()
+    rss0, t0 = proc.memory_info().rss, tracemalloc.get_traced_memory()[0]
+    w = Worker({1: a_sw, 2: b_sw}, n_tables=254)
+    for i, blob in enumerate(blobs):
+        w.handle(("update", 1, pickle.loads(blob), i == len(blobs) - 1), 0.0)
+    gc.collect()
+    rss1, t1 = proc.memory_info().rss, tracemalloc.get_traced_memory()[0]
+    for i in range(0, n, 64):
+        w.cache.run(1, frames[i : i + 64], 1.0)
+        for lst in w.cache.out.values():
+            lst.clear()
+    gc.collect()
+    w.step(2.0)  # the worker's periodic housekeeping (counter export, malloc_trim)
+    rss2, t2 = proc.memory_info().rss, tracemalloc.get_traced_memory()[0]
+    if len(w.pipeline.tables[0]) != n or len(w.cache) != n:
+        raise RuntimeError("the worker did not install every rule or cache every flow")
+    conn.send((rss1 - rss0, rss2 - rss0, t1 - t0, t2 - t0))  # type: ignore[attr-defined]
+
+
+def memory_rows(n: int) -> list[tuple[str, float]]:
+    recs = _records(n)
+    blobs = [pickle.dumps(recs[i : i + 512]) for i in range(0, len(recs), 512)]  # pool chunks
+    ctx = multiprocessing.get_context("spawn")  # a fresh heap: no free memory inherited
+    got = []
+    for trace in (False, True):
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=_worker_memory, args=(blobs, n, trace, child))
+        p.start()
+        got.append(parent.recv())
+        p.join()
+    (rss_rules, rss_all, _, _), (_, _, tm_rules, tm_all) = got
+    return [
+        (f"RSS per rule, {n} rules (worker replica)", rss_rules / n),
+        (f"RSS per rule incl. {n} cache keys", rss_all / n),
+        (f"tracemalloc per rule, {n} rules", tm_rules / n),
+        (f"tracemalloc per rule incl. {n} cache keys", tm_all / n),
+    ]
+
+
+# --- end to end over TCP ---------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _read_msg(sock: socket.socket) -> tuple[int, int, bytes]:
+    head = b""
+    while len(head) < 8:
+        chunk = sock.recv(8 - len(head))
+        if not chunk:
+            raise ConnectionError("quake closed the connection")
+        head += chunk
+    _, type_, length, xid = struct.unpack("!BBHI", head)
+    body = b""
+    while len(body) < length - 8:
+        chunk = sock.recv(length - 8 - len(body))
+        if not chunk:
+            raise ConnectionError("quake closed the connection")
+        body += chunk
+    return type_, xid, body
+
+
+def e2e_seconds(workers: int, ports: tuple[str, str]) -> float:
+    """10,000 flow-mods + barrier to a fresh ``openvolcano quake --workers N``."""
+    port = _free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "openvolcano")
+    cmd = [exe, "quake", "--dpid", "0x77", "--port", ports[0], "--port", ports[1],
+           "--listen", f"ptcp:{port}:127.0.0.1", "--workers", str(workers)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"quake --workers {workers} did not start") from None
+                time.sleep(0.1)  # bounded by the deadline above
+        with sock:
+            sock.settimeout(60)
+            sock.sendall(Hello(xid=1).encode())
+            while _read_msg(sock)[0] != c.OFPT_HELLO:
+                pass
+            sock.sendall(BarrierRequest(xid=1).encode())  # the switch answers requests...
+            while _read_msg(sock)[:2] != (c.OFPT_BARRIER_REPLY, 1):
+                pass
+            time.sleep(1.0)  # ...and has finished its start-up work (workers forked, steered)
+            data = b"".join(fm.encode() for fm in flow_mods(N_MODS))
+            t0 = time.perf_counter()
+            sock.sendall(data + BarrierRequest(xid=0xBA).encode())
+            while True:
+                type_, xid, _ = _read_msg(sock)
+                if type_ == c.OFPT_ERROR:
+                    raise RuntimeError("quake refused a flow-mod")
+                if type_ == c.OFPT_BARRIER_REPLY and xid == 0xBA:
+                    return time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def e2e_rows() -> list[tuple[str, float]]:
+    tag = uuid.uuid4().hex[:6]
+    a, b = f"qfm{tag}a", f"qfm{tag}b"
+    subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+    try:
+        for ifname in (a, b):
+            subprocess.run(["ip", "link", "set", ifname, "up"], check=True)
+        return [(f"{N_MODS} flow-mods + barrier over TCP, --workers {w}", e2e_seconds(w, (a, b)))
+                for w in (0, 1)]  # fmt: skip
+    finally:
+        subprocess.run(["ip", "link", "del", a], check=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--packets", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--flows", type=int, default=65_536)
+    ap.add_argument("--e2e", action="store_true", help="also the TCP end-to-end case (root)")
+    ap.add_argument("--skip-packets", action="store_true", help="only ingest and memory")
+    args = ap.parse_args()
+    if not args.skip_packets:
+        rows = packet_rows(args)
+        base = rows[0][1]
+        print(f"{'case':<64} {'ns/pkt':>9} {'x bare':>7} {'Mpps/core':>10}")
+        for label, v in rows:
             print(f"{label:<64} {v * 1e9:>9.0f} {v / base:>7.2f} {1e-6 / v:>10.2f}")
+        print()
+    print(f"{'flow-mod ingest (' + str(N_MODS) + ' distinct exact rules)':<64} {'us CPU':>9}")
+    for label, v in ingest_rows():
+        print(f"{label:<64} {v:>9.1f}")
+    print()
+    print(f"{'worker memory':<64} {'bytes':>9}   (target <= {TARGET_BYTES} B/rule)")
+    for label, v in memory_rows(args.flows):
+        print(f"{label:<64} {v:>9.0f}")
+    if args.e2e:
+        print()
+        print(f"{'end to end':<64} {'seconds':>9}")
+        for label, v in e2e_rows():
+            print(f"{label:<64} {v:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -252,12 +252,35 @@ def decode_instruction(r: Reader) -> Instruction:
     return decode(body)
 
 
+# Decoded instruction lists by their wire bytes. Controllers send the same few action
+# lists with thousands of flow-mods; the decoded objects are frozen, so a repeat is one
+# dict probe. Only successful decodes are kept (errors are raised afresh every time);
+# bounded: emptied when full.
+_DECODED: dict[bytes, tuple[Instruction, ...]] = {}
+_DECODED_MAX = 1024
+_DECODED_MAX_LEN = 256
+
+
 def decode_instructions(r: Reader) -> tuple[Instruction, ...]:
     """Decode instructions until ``r`` is exhausted (bound it with ``r.sub`` first)."""
+    n = r.end - r.pos
+    if not n:
+        return ()
+    raw = bytes(r.buf[r.pos : r.end]) if n <= _DECODED_MAX_LEN else None
+    if raw is not None:
+        hit = _DECODED.get(raw)
+        if hit is not None:
+            r.pos = r.end
+            return hit
     out: list[Instruction] = []
     while r.remaining():
         out.append(decode_instruction(r))
-    return tuple(out)
+    result = tuple(out)
+    if raw is not None:
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[raw] = result
+    return result
 
 
 def encode_instructions(instructions: Iterable[Instruction]) -> bytes:

@@ -284,19 +284,69 @@ def _dup_key(oxm: Oxm) -> tuple[int, ...]:
     return (oxm.oxm_class, oxm.field)
 
 
+# Decoded basic TLVs by (field, value, mask): OxmTLV is frozen, so equal TLVs can be one
+# object, and flow-mod bursts repeat most of their fields (eth_type, ip_proto, addresses).
+# Bounded: emptied when full.
+_TLVS: dict[tuple[int, int, int | None], OxmTLV] = {}
+_TLVS_MAX = 8192
+
+
+def _tlv(field: int, value: int, mask: int | None) -> OxmTLV:
+    k = (field, value, mask)
+    tlv = _TLVS.get(k)
+    if tlv is None:
+        if len(_TLVS) >= _TLVS_MAX:
+            _TLVS.clear()
+        tlv = _TLVS[k] = OxmTLV(field=field, value=value, mask=mask)
+    return tlv
+
+
 def decode_oxms(r: Reader) -> tuple[Oxm, ...]:
     """Decode OXM TLVs until ``r`` is exhausted, rejecting duplicates (OFPBMC_DUP_FIELD)."""
     out: list[Oxm] = []
-    seen: set[tuple[int, ...]] = set()
-    while r.remaining():
+    seen_basic: set[int] = set()  # basic fields by number (the fast path's dup check)
+    seen: set[tuple[int, ...]] = set()  # other classes, by _dup_key
+    buf, end, valid = r.buf, r.end, _VALID_BASIC
+    pos = r.pos
+    while pos < end:
+        # Fast path, as in decode_oxm: a well-formed basic OXM straight from the buffer.
+        spec = valid.get(int.from_bytes(buf[pos : pos + 4], "big")) if pos + 4 <= end else None
+        if spec is not None:
+            field, width, hasmask, max_value = spec
+            start = pos + 4
+            stop = start + width
+            nxt = stop + width if hasmask else stop
+            if nxt <= end:
+                value = int.from_bytes(buf[start:stop], "big")
+                if value <= max_value:
+                    if field in seen_basic:
+                        r.pos = nxt
+                        raise r.fail(
+                            "OXM field appears twice in the match",
+                            c.OFPET_BAD_MATCH,
+                            c.OFPBMC_DUP_FIELD,
+                        )
+                    seen_basic.add(field)
+                    mask = int.from_bytes(buf[stop:nxt], "big") if hasmask else None
+                    out.append(_tlv(field, value, mask))
+                    pos = nxt
+                    continue
+        r.pos = pos
         oxm = decode_oxm(r)
-        key = _dup_key(oxm)
-        if key in seen:
+        pos = r.pos
+        if isinstance(oxm, OxmTLV):
+            dup = oxm.field in seen_basic
+            seen_basic.add(oxm.field)
+        else:
+            key = _dup_key(oxm)
+            dup = key in seen
+            seen.add(key)
+        if dup:
             raise r.fail(
                 "OXM field appears twice in the match", c.OFPET_BAD_MATCH, c.OFPBMC_DUP_FIELD
             )
-        seen.add(key)
         out.append(oxm)
+    r.pos = pos
     return tuple(out)
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from openvolcano.caldera.quake.fastpath.compact import Record, RecordingPipeline
 from openvolcano.caldera.quake.fastpath.pool import WorkerPool
-from openvolcano.caldera.quake.fastpath.replica import encode_records
+from openvolcano.caldera.quake.pipeline import StaticPorts
 from openvolcano.caldera.quake.ports.mmap import MmapPort
 from openvolcano.netlab.build import Lab
 from openvolcano.netlab.topo import Topology
@@ -43,6 +44,14 @@ def frame(flow: int, seq: int) -> bytes:
 
 def seq_of(f: bytes) -> int:
     return int(struct.unpack_from("!I", f, 42)[0])
+
+
+def records(agent: RecordingPipeline, msgs: list[FlowMod]) -> list[Record]:
+    """Apply ``msgs`` on the agent's pipeline: the compact records it ships the workers."""
+    for m in msgs:
+        agent.apply_flow_mod(m, 0.0)
+    out, agent.pending = agent.pending, []
+    return out
 
 
 def rule(sport: int | None, out: int) -> FlowMod:
@@ -118,7 +127,8 @@ def test_workers_share_the_port_and_active_count_changes_without_loss(net: Net) 
     try:
         assert pool.status()["max"] == 2
         assert len(pool.status()["pids"]) == 2
-        pool.publish(encode_records([rule(None, 2)]))
+        agent = RecordingPipeline(pool.n_tables, StaticPorts([1, 2, 3]))
+        pool.publish(records(agent, [rule(None, 2)]))
         assert pool.wait_barrier("installed")
         assert min(pool.log.acked.values()) == pool.log.version
         sent: list[bytes] = []
@@ -162,14 +172,15 @@ def test_ten_thousand_flow_mods_switch_atomically_between_packet_batches(net: Ne
     pool = net.pool(1)
     pool.start()
     try:
-        pool.publish(encode_records([rule(i, 2) for i in range(10_000)]))
+        agent = RecordingPipeline(pool.n_tables, StaticPorts([1, 2, 3]))
+        pool.publish(records(agent, [rule(i, 2) for i in range(10_000)]))
         assert pool.wait_barrier("to-b", timeout=60)
         sent: list[bytes] = []
         seq = 0
         switched = False
         for step in range(80):
             if step == 30:  # every rule now outputs to port 3, in one update
-                pool.publish(encode_records([rule(i, 3) for i in range(10_000)]))
+                pool.publish(records(agent, [rule(i, 3) for i in range(10_000)]))
                 pool.barrier("to-c")
             if not switched and step > 30:
                 switched = "to-c" in pool.poll(0.0)

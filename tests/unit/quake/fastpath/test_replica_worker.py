@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+from openvolcano.caldera.quake.fastpath.compact import Record, RecordingPipeline
 from openvolcano.caldera.quake.fastpath.replica import Replica, UpdateLog, encode_records
 from openvolcano.caldera.quake.fastpath.worker import COUNTER_FIELDS, Worker, counter_slots
 from openvolcano.caldera.quake.pipeline import Pipeline, StaticPorts
@@ -27,6 +28,14 @@ def fwd(in_port: int, out_port: int, priority: int = 10) -> FlowMod:
     m = Match(fields=(OxmTLV(field=c.OFPXMT_OFB_IN_PORT, value=in_port),))
     ins = (InstructionApplyActions(actions=(ActionOutput(port=out_port, max_len=0),)),)
     return FlowMod(command=c.OFPFC_ADD, priority=priority, match=m, instructions=ins)
+
+
+def applied(agent: RecordingPipeline, *msgs: FlowMod) -> list[Record]:
+    """What the agent ships after applying ``msgs``: compact, pre-validated records."""
+    for m in msgs:
+        agent.apply_flow_mod(m, 0.0)
+    out, agent.pending = agent.pending, []
+    return out
 
 
 def test_barrier_waits_for_every_worker_and_releases_in_order() -> None:
@@ -76,10 +85,11 @@ def test_worker_forwards_applies_updates_between_batches_and_exports_counters() 
     shm = bytearray(8 * counter_slots(2))
     w = Worker({1: a_sw, 2: b_sw}, n_tables=2, ctrl=worker_end,
                counters=memoryview(shm).cast("q"), export_s=0.0)  # fmt: skip
+    agent = RecordingPipeline(2, StaticPorts([1, 2]))
     a_host.send_batch([fr.udp4_frame(sport=i) for i in range(10)])
     w.step(1.0)
     assert b_host.recv_batch(100) == []  # no rule yet: table miss drops
-    agent_end.send(pickle.dumps(("update", 1, encode_records([fwd(1, 2)]), True)))
+    agent_end.send(pickle.dumps(("update", 1, applied(agent, fwd(1, 2)), True)))
     a_host.send_batch([fr.udp4_frame(sport=i) for i in range(10)])
     assert w.step(2.0) == 10  # the update is applied first, then the batch
     assert len(b_host.recv_batch(100)) == 10
@@ -111,15 +121,16 @@ def test_an_update_in_chunks_applies_only_when_its_last_chunk_arrived() -> None:
         p.open()
     agent_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     w = Worker({1: a_sw, 2: b_sw, 3: c_sw}, n_tables=1, ctrl=worker_end)
-    agent_end.send(pickle.dumps(("update", 1, encode_records([fwd(1, 2)]), True)))
+    agent = RecordingPipeline(1, StaticPorts([1, 2, 3]))
+    agent_end.send(pickle.dumps(("update", 1, applied(agent, fwd(1, 2)), True)))
     # version 2 = delete the rule to port 2 + add one to port 3, in two chunks
     delete = FlowMod(command=c.OFPFC_DELETE, table_id=c.OFPTT_ALL, match=Match())
-    agent_end.send(pickle.dumps(("update", 2, encode_records([delete]), False)))
+    agent_end.send(pickle.dumps(("update", 2, applied(agent, delete), False)))
     a_host.send_batch([fr.udp4_frame()])
     w.step(1.0)
     assert len(b_host.recv_batch(10)) == 1  # half of version 2 is not in force
     assert w.replica.version == 1
-    agent_end.send(pickle.dumps(("update", 2, encode_records([fwd(1, 3)]), True)))
+    agent_end.send(pickle.dumps(("update", 2, applied(agent, fwd(1, 3)), True)))
     a_host.send_batch([fr.udp4_frame()])
     w.step(2.0)
     assert (len(b_host.recv_batch(10)), len(c_host.recv_batch(10))) == (0, 1)

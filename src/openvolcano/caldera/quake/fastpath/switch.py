@@ -7,7 +7,8 @@ module adapts the single-process runtime at four narrow seams:
 
 * :class:`ReplicatedPipeline` - the agent's pipeline; every change it applies
   (flow/group/meter/table mods, and the deletions its flow expiry makes) is
-  also recorded as a replica record (:mod:`.replica`);
+  also recorded as a replica record - for flows a compact, pre-validated
+  effect record (:mod:`.compact`) the workers apply without decoding;
 * :class:`FastSwitchDatapath` - records port config/state changes too, turns
   workers' packet-in decisions into PACKET_INs (buffering as before), and
   refreshes port counters from the workers' shared counters;
@@ -42,25 +43,21 @@ from openvolcano.ofp import consts as c
 from openvolcano.ofp.base import Message
 from openvolcano.ofp.messages import (
     BarrierReply,
-    FlowMod,
     FlowRemoved,
-    GroupMod,
-    MeterMod,
     PacketIn,
     PortMod,
     PortStatus,
-    TableMod,
 )
 from openvolcano.ofp.multipart import PortStats
 
 from ..agent import Channel, Outbox, SwitchAgent
 from ..agent_net import QuakeSwitch
 from ..datapath import SwitchDatapath
-from ..pipeline import PacketInDecision, Pipeline
+from ..pipeline import PacketInDecision
 from ..ports.base import PortBackend, PortCounters, PortFeatures
 from ..ports.mmap import MmapPort, RingGeometry
+from .compact import RecordingPipeline
 from .pool import PACKET_FANOUT_CBPF, WorkerPool
-from .replica import Record
 
 __all__ = [
     "ControlPort",
@@ -74,43 +71,17 @@ __all__ = [
 ]
 
 
-class ReplicatedPipeline(Pipeline):
-    """The agent's pipeline; ``pending`` holds the records of changes not yet shipped."""
+class ReplicatedPipeline(RecordingPipeline):
+    """The agent's pipeline; ``pending`` holds the records (:mod:`.compact`) of changes not
+    yet shipped: compact flow-table effects, group/meter/table mods, port changes."""
 
     def __init__(self, n_tables: int, ports: FastSwitchDatapath) -> None:
         super().__init__(n_tables, ports=ports)
-        self.pending: list[Record] = []
+        self.fdp = ports
 
-    def apply_flow_mod(self, msg: FlowMod, now: float) -> list[FlowRemoved]:
-        out = super().apply_flow_mod(msg, now)
-        self.pending.append(("ofp", msg.encode()))
-        return out
-
-    def apply_group_mod(self, msg: GroupMod, now: float) -> list[FlowRemoved]:
-        out = super().apply_group_mod(msg, now)
-        self.pending.append(("ofp", msg.encode()))
-        return out
-
-    def apply_meter_mod(self, msg: MeterMod, now: float) -> list[FlowRemoved]:
-        out = super().apply_meter_mod(msg, now)
-        self.pending.append(("ofp", msg.encode()))
-        return out
-
-    def apply_table_mod(self, msg: TableMod) -> None:
-        super().apply_table_mod(msg)
-        self.pending.append(("ofp", msg.encode()))
-
-    def expire(self, now: float) -> list[FlowRemoved]:
-        """As :meth:`Pipeline.expire`; each removal is shipped as a DELETE_STRICT."""
-        out: list[FlowRemoved] = []
-        for t in self.tables:
-            for e, reason in t.expire(now):
-                fm = FlowMod(command=c.OFPFC_DELETE_STRICT, table_id=e.table_id,
-                             priority=e.priority, match=e.match)  # fmt: skip
-                self.pending.append(("ofp", fm.encode()))
-                if e.flags & c.OFPFF_SEND_FLOW_REM:
-                    out.append(self._removed(e, reason, now))
-        return out
+    def shipping_version(self) -> int:
+        pool = self.fdp.pool
+        return 1 if pool is None else pool.log.version + 1
 
 
 class ControlPort(PortBackend):
@@ -312,9 +283,10 @@ class FastQuakeSwitch(QuakeSwitch):
             self.counters.packet_ins += len(pins)
             self.deliver(self.agent.publish(pins))
         tables = self.fdp.pipeline.tables
-        for (tid, prio, key), dp, db in pool.flow_deltas:
+        for (tid, prio, key, version), dp, db in pool.flow_deltas:
             rule = tables[tid].classifier.find_exact(key, prio)
-            if rule is not None:
+            # counted by a worker running ``version``: for this entry only if it was there
+            if rule is not None and rule.payload.version <= version:
                 e = rule.payload
                 e.packet_count += dp
                 e.byte_count += db

@@ -18,7 +18,9 @@ Loop (:meth:`Worker.step`):
    TPACKET_V3 block-retire timeout bounds the latency added at low load.
 
 The clock is read once per loop iteration, never per packet; there is no
-logging; counters are exported into a shared int64 array every
+logging; after a big table update, and when the flow cache grew or shrank
+by many keys, freed heap memory is handed back to the OS (``malloc_trim``),
+so a worker's RSS follows its tables and cache (docs/quake-fastpath.md); counters are exported into a shared int64 array every
 ``export_s`` seconds (layout in :data:`COUNTER_FIELDS` then, per port slot,
 :data:`PORT_FIELDS`). Packet-ins go up the control socket with
 ``MSG_DONTWAIT``: when the agent does not keep up they are dropped and
@@ -32,18 +34,21 @@ full control channel, which the worker drains every iteration).
 from __future__ import annotations
 
 import array
+import ctypes
 import errno
 import pickle
 import select
 import socket
 import time
 from collections.abc import Mapping
+from typing import cast
 
-from ..pipeline import Pipeline, StaticPorts
-from ..pipeline.cache import FlowCache
+from ..pipeline import StaticPorts
 from ..pipeline.classifier import MatchKey
 from ..ports.base import PortBackend
+from .compact_cache import CompactFlowCache
 from .replica import Replica
+from .table import CompactTable, compact_pipeline
 
 __all__ = ["COUNTER_FIELDS", "PORT_FIELDS", "FlowKey", "Worker", "counter_slots"]
 
@@ -53,8 +58,23 @@ COUNTER_FIELDS = ("version", "active", "loops", "idle_polls", "rx_frames", "cach
 PORT_FIELDS = ("port_no", "rx_packets", "rx_bytes", "rx_dropped", "tx_packets", "tx_bytes",
                "tx_dropped", "rx_errors", "tx_errors")  # fmt: skip
 _MAX_CTRL = 1 << 22
+_TRIM_RECORDS = 256  # an update this big is followed by a malloc_trim
+_TRIM_KEYS = 1 << 14  # and so is a change of this many cache keys (checked every second)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):  # not glibc: no trimming
+        return None
+    return libc
+
+
+_LIBC = _libc()
 _FLOW_CHUNK = 1024
-FlowKey = tuple[int, int, MatchKey]  # (table_id, priority, normalised match)
+# (table_id, priority, normalised match, replica version the counts were made under)
+FlowKey = tuple[int, int, MatchKey, int]
 
 
 def counter_slots(n_ports: int) -> int:
@@ -79,9 +99,10 @@ class Worker:
     ) -> None:
         self.ports = dict(ports)
         self.view = StaticPorts(self.ports)
-        self.pipeline = Pipeline(n_tables, ports=self.view)
-        self.cache = FlowCache(self.pipeline)
-        self.replica = Replica(self.pipeline, self.view, self.cache)
+        self.pipeline, interned = compact_pipeline(n_tables, self.view)
+        self.tables = cast(list[CompactTable], self.pipeline.tables)
+        self.cache = CompactFlowCache(self.pipeline)
+        self.replica = Replica(self.pipeline, self.view, self.cache, interned)
         self.ctrl = ctrl
         self.counters = counters
         self.batch = batch
@@ -96,8 +117,7 @@ class Worker:
         self._ready_version = 0
         self.flow_export_s = flow_export_s
         self._next_flow_export = 0.0
-        # (table_id, priority, match key) -> (packets, bytes) already reported to the agent
-        self._flow_base: dict[FlowKey, tuple[int, int]] = {}
+        self._trimmed_at = 0  # cache size at the last malloc_trim
         self._table_base = [(0, 0)] * n_tables
         self._next_export = 0.0
         self._poll = select.poll()
@@ -161,7 +181,10 @@ class Worker:
         if self._ready_version <= self.replica.version:
             return
         self.replica.apply(self._ready_version, self._ready, now)  # type: ignore[arg-type]
+        big = len(self._ready) >= _TRIM_RECORDS
         self._ready = []
+        if big:
+            _trim()  # the update's messages and the tables' old hash arrays go back to the OS
         self._export(now)
         self._send_up(("ack", self.replica.version), force=True)
 
@@ -207,6 +230,9 @@ class Worker:
             self._export(now)
             if now >= self._next_flow_export:
                 self._export_flows(now)
+                if abs(len(self.cache) - self._trimmed_at) >= _TRIM_KEYS:
+                    self._trimmed_at = len(self.cache)
+                    _trim()  # the cache grew (or was emptied) a lot: give back what misses freed
         return got
 
     def run(self) -> None:
@@ -226,21 +252,30 @@ class Worker:
         self._next_flow_export = now + self.flow_export_s
         if self.ctrl is None:
             return
-        flows, tables = _flow_deltas(self)
+        tables = self._table_deltas()
         if tables and self._send_up(("tables", tables)):
             for tid, dl, dm in tables:
                 ol, om = self._table_base[tid]
                 self._table_base[tid] = (ol + dl, om + dm)
-        for i in range(0, len(flows), _FLOW_CHUNK):
-            chunk = flows[i : i + _FLOW_CHUNK]
-            if not self._send_up(("flows", [(k, dp, db) for k, dp, db, _, _ in chunk])):
-                break  # the agent is busy: the rest goes with the next report
-            for k, _, _, pc, bc in chunk:
-                self._flow_base[k] = (pc, bc)
-        if len(self._flow_base) > 2 * max(1, sum(len(t) for t in self.pipeline.tables)):
-            current = {(e.table_id, e.priority, e.key) for t in self.pipeline.tables
-                       for e in t.entries()}  # fmt: skip
-            self._flow_base = {k: v for k, v in self._flow_base.items() if k in current}
+        for t in self.tables:
+            if not len(t):
+                continue
+            counts = list(t.counts())
+            for i in range(0, len(counts), _FLOW_CHUNK):
+                chunk = counts[i : i + _FLOW_CHUNK]
+                v = self.replica.version
+                if not self._send_up(("flows", [(t.flow_key(s, v), p, b) for s, p, b in chunk])):
+                    return  # the agent is busy: the rest goes with the next report
+                for s, p, b in chunk:
+                    t.take_counts(s, p, b)
+
+    def _table_deltas(self) -> list[tuple[int, int, int]]:
+        out = []
+        for t in self.tables:
+            ol, om = self._table_base[t.table_id]
+            if t.lookup_count != ol or t.matched_count != om:
+                out.append((t.table_id, t.lookup_count - ol, t.matched_count - om))
+        return out
 
     def _export(self, now: float) -> None:
         self.cache.flush(now)
@@ -263,29 +298,10 @@ class Worker:
         arr[0] = self.replica.version  # last: a reader seeing the version sees the rest
 
 
-def _flow_deltas(
-    w: Worker,
-) -> tuple[list[tuple[FlowKey, int, int, int, int]], list[tuple[int, int, int]]]:
-    """Per-flow and per-table counter increments since the last report (flow-key addressed)."""
-    base = w._flow_base
-    flows = []
-    for t in w.pipeline.tables:
-        if not len(t):
-            continue
-        for e in t.entries():
-            k = (e.table_id, e.priority, e.key)
-            opc, obc = base.get(k, (0, 0))
-            pc, bc = e.packet_count, e.byte_count
-            if pc < opc:  # counters were reset (OFPFF_RESET_COUNTS): report from zero
-                opc = obc = 0
-            if pc != opc or bc != obc:
-                flows.append((k, pc - opc, bc - obc, pc, bc))
-    tables = []
-    for t in w.pipeline.tables:
-        ol, om = w._table_base[t.table_id]
-        if t.lookup_count != ol or t.matched_count != om:
-            tables.append((t.table_id, t.lookup_count - ol, t.matched_count - om))
-    return flows, tables
+def _trim() -> None:
+    """Return freed heap memory to the OS (glibc ``malloc_trim``; elsewhere nothing)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _pack(vals: tuple[int, ...]) -> bytes:

@@ -115,6 +115,8 @@ __all__ = ["DEFAULT_CAPACITY", "FlowCache", "KeyProfile", "Program", "key_profil
 DEFAULT_CAPACITY = 1 << 17
 _SLOW_MINLEN = 1 << 30  # a slow program: every frame is "too short" for the fast path
 _VOLATILE_MIN = 64  # volatile misses needed before switching to the gapped key
+_SEEN_BITS = 1 << 20  # bitmap of recent misses for that decision
+_SEEN_MAX = _SEEN_BITS >> 4  # misses remembered per generation
 
 # Program kinds
 _OUT = 0  # emit the frame unchanged to one port
@@ -236,7 +238,10 @@ class FlowCache:
         self.hits = self.misses = self.slow = self.evictions = self.invalidations = 0
         self._by_port: dict[int, dict[Any, Program]] = {}
         self._size = 0
-        self._seen: set[Any] = set()  # gapped keys of recent misses (contiguous mode)
+        # Bitmap of recent misses' gapped-key hashes (contiguous mode): a statistic, so a
+        # fixed 128 KiB with rare false positives rather than a set of keys per flow.
+        self._seen = bytearray(_SEEN_BITS >> 3)
+        self._seen_n = 0
         self._misses_gen = self._volatile = 0
         self.profile = key_profile(())
         self.invalidate()
@@ -261,39 +266,45 @@ class FlowCache:
         self.flush(now)
         for progs in self._by_port.values():
             progs.clear()  # in place: a batch in progress keeps a reference to its dict
-        self._seen.clear()
+        self._forget()
+        if self._seen_n:
+            self._seen[:] = bytes(len(self._seen))
+            self._seen_n = 0
         self._size = self._misses_gen = self._volatile = 0
         self.invalidations += 1
         self.profile = key_profile(m for t in self.pipeline.tables for m in t.classifier.masks())
 
     def flush(self, now: float | None) -> None:
         """Fold the programs' counters into entries, tables and ports (``last_used = now``)."""
-        pc = self.pipeline._pc
         for progs in self._by_port.values():
             for p in progs.values():
-                n = p.n
-                if not n:
-                    continue
-                nb = p.nb
-                p.n = p.nb = 0
-                for e, d in p.entries:
-                    e.packet_count += n
-                    e.byte_count += nb + d * n
-                    if now is not None:
-                        e.last_used = now
-                for t in p.tables:
-                    t.lookup_count += n
-                for t in p.matched:
-                    t.matched_count += n
-                rx = pc(p.in_port)
-                rx[0] += n
-                rx[1] += nb
-                for port, d in p.emits:
-                    tx = pc(port)
-                    tx[3] += n
-                    tx[4] += nb + d * n
-                for port in p.txdrops:
-                    pc(port)[5] += n
+                if p.n:
+                    self._fold(p, now)
+
+    def _fold(self, p: Program, now: float | None) -> None:
+        """Move one program's hit counts into entries, tables and ports."""
+        pc = self.pipeline._pc
+        n = p.n
+        nb = p.nb
+        p.n = p.nb = 0
+        for e, d in p.entries:
+            e.packet_count += n
+            e.byte_count += nb + d * n
+            if now is not None:
+                e.last_used = now
+        for t in p.tables:
+            t.lookup_count += n
+        for t in p.matched:
+            t.matched_count += n
+        rx = pc(p.in_port)
+        rx[0] += n
+        rx[1] += nb
+        for port, d in p.emits:
+            tx = pc(port)
+            tx[3] += n
+            tx[4] += nb + d * n
+        for port in p.txdrops:
+            pc(port)[5] += n
 
     # --- the packet path ----------------------------------------------------------
     def run(self, in_port: int, frames: Sequence[bytes], now: float) -> list[PacketInDecision]:
@@ -380,23 +391,35 @@ class FlowCache:
             self.flush(now)
             for d in self._by_port.values():
                 d.clear()
+            self._forget()
             self._size = 0
-        progs[key] = prog
+        progs[key] = self._value(prog)
         self._size += 1
+
+    # Hooks for a cache that stores some programs in a more compact form (fastpath).
+    def _value(self, prog: Program) -> Any:
+        """What the key maps to: the program itself here."""
+        return prog
+
+    def _forget(self) -> None:
+        """Every program was just dropped (invalidation or eviction)."""
 
     def _note_miss(self, gkey: Any, now: float) -> bool:
         """Count misses caused only by bytes outside the needed runs; maybe switch to gapped."""
         if len(self.profile.runs) == 1:
             return False  # contiguous == gapped
         self._misses_gen += 1
-        if gkey in self._seen:
+        h = hash(gkey) & (_SEEN_BITS - 1)
+        byte, bit = h >> 3, 1 << (h & 7)
+        if self._seen[byte] & bit:
             self._volatile += 1
             if self._volatile >= _VOLATILE_MIN and self._volatile * 4 >= self._misses_gen:
                 self.invalidate(now)
                 self.gapped = True
                 return True
-        elif len(self._seen) < self.capacity:
-            self._seen.add(gkey)
+        elif self._seen_n < _SEEN_MAX:  # beyond: false positives would exceed ~6 %
+            self._seen[byte] |= bit
+            self._seen_n += 1
         return False
 
     # --- the compiler -------------------------------------------------------------

@@ -62,7 +62,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-__all__ = ["Classifier", "Mask", "Rule", "Subtable"]
+__all__ = ["Classifier", "Mask", "Rule", "Subtable", "split_key"]
 
 T = TypeVar("T")
 
@@ -73,6 +73,14 @@ MatchKey = tuple[tuple[int, int, int], ...]
 Mask = tuple[tuple[int, int], ...]
 
 _CACHE_MAX = 8192
+
+
+def split_key(match: MatchKey) -> tuple[Mask, tuple[int, ...]]:
+    """``(mask, values)`` of a normalised match: its subtable signature and bucket key."""
+    if not match:
+        return (), ()
+    fs, vs, ms = zip(*match, strict=True)
+    return tuple(zip(fs, ms, strict=True)), vs
 
 
 class Rule(Generic[T]):
@@ -104,7 +112,7 @@ class Rule(Generic[T]):
 class Subtable(Generic[T]):
     """All rules sharing one mask: a dict from masked values to a priority-sorted rule list."""
 
-    __slots__ = ("buckets", "fields", "mask", "masks", "max_priority", "n_rules")
+    __slots__ = ("buckets", "fields", "mask", "masks", "max_priority", "n_rules", "prios")
 
     def __init__(self, mask: Mask) -> None:
         self.mask = mask
@@ -113,6 +121,7 @@ class Subtable(Generic[T]):
         self.buckets: dict[tuple[int | None, ...], list[Rule[T]]] = {}
         self.max_priority = -1
         self.n_rules = 0
+        self.prios: dict[int, int] = {}  # priority -> rules: max_priority after a removal
 
     def probe(self, key: list[int | None]) -> Rule[T] | None:
         hk = tuple(
@@ -154,19 +163,21 @@ class Classifier(Generic[T]):
         self.version += 1
         self._cache.clear()
 
-    def insert(self, rule: Rule[T]) -> None:
+    def insert(self, rule: Rule[T], split: tuple[Mask, tuple[int, ...]] | None = None) -> None:
+        """Add ``rule``; ``split`` is its :func:`split_key` when the caller has it already."""
         self._seq += 1
         rule.seq = self._seq
-        mask = rule.mask()
+        mask, values = split_key(rule.match) if split is None else split
         st = self._subtables.get(mask)
         if st is None:
             st = self._subtables[mask] = Subtable(mask)
-        bucket = st.buckets.setdefault(rule.values(), [])
+        bucket = st.buckets.setdefault(values, [])
         i = 0
         while i < len(bucket) and bucket[i].priority >= rule.priority:
             i += 1
         bucket.insert(i, rule)
         st.n_rules += 1
+        st.prios[rule.priority] = st.prios.get(rule.priority, 0) + 1
         if rule.priority > st.max_priority:
             st.max_priority = rule.priority
         self._dirty = True
@@ -174,28 +185,35 @@ class Classifier(Generic[T]):
         self._changed()
 
     def remove(self, rule: Rule[T]) -> None:
-        mask = rule.mask()
+        mask, values = split_key(rule.match)
         st = self._subtables[mask]
-        values = rule.values()
         bucket = st.buckets[values]
         bucket.remove(rule)
         if not bucket:
             del st.buckets[values]
         st.n_rules -= 1
+        left = st.prios[rule.priority] - 1
+        if left:
+            st.prios[rule.priority] = left
+        else:
+            del st.prios[rule.priority]
         if st.n_rules == 0:
             del self._subtables[mask]
-        elif rule.priority == st.max_priority:
-            st.max_priority = max(b[0].priority for b in st.buckets.values())
+        elif not left and rule.priority == st.max_priority:
+            st.max_priority = max(st.prios)  # O(distinct priorities), not O(rules)
         self._dirty = True
         self._count -= 1
         self._changed()
 
-    def find_exact(self, match: MatchKey, priority: int) -> Rule[T] | None:
+    def find_exact(
+        self, match: MatchKey, priority: int, split: tuple[Mask, tuple[int, ...]] | None = None
+    ) -> Rule[T] | None:
         """The rule with exactly this match and priority (strict semantics)."""
-        st = self._subtables.get(tuple((f, m) for f, _, m in match))
+        mask, values = split_key(match) if split is None else split
+        st = self._subtables.get(mask)
         if st is None:
             return None
-        for r in st.buckets.get(tuple(v for _, v, _ in match), ()):
+        for r in st.buckets.get(values, ()):
             if r.priority == priority:
                 return r
         return None

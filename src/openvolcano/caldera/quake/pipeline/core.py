@@ -287,25 +287,38 @@ class Pipeline(Datapath):
                 raise PipelineError(
                     c.OFPET_FLOW_MOD_FAILED, c.OFPFMFC_BAD_COMMAND, "cookie -1 is reserved"
                 )
-            table.add(
-                FlowEntry(
-                    table_id=msg.table_id,
-                    match=msg.match,
-                    key=key,
-                    priority=msg.priority,
-                    cookie=msg.cookie,
-                    idle_timeout=msg.idle_timeout,
-                    hard_timeout=msg.hard_timeout,
-                    flags=msg.flags,
-                    instructions=msg.instructions,
-                    created=now,
-                    last_used=now,
-                )
+            entry = FlowEntry(
+                table_id=msg.table_id,
+                match=msg.match,
+                key=key,
+                priority=msg.priority,
+                cookie=msg.cookie,
+                idle_timeout=msg.idle_timeout,
+                hard_timeout=msg.hard_timeout,
+                flags=msg.flags,
+                instructions=msg.instructions,
+                created=now,
+                last_used=now,
             )
+            self._on_add(entry, table.add(entry))
             return []
         targets = table.select(key, strict, msg.priority, msg.cookie, msg.cookie_mask)
-        table.modify(targets, msg.instructions, bool(msg.flags & c.OFPFF_RESET_COUNTS))
+        reset = bool(msg.flags & c.OFPFF_RESET_COUNTS)
+        before = [e.instructions for e in targets]
+        table.modify(targets, msg.instructions, reset)
+        if targets:
+            self._on_modify(targets, before, reset)
         return []
+
+    # Change hooks: the fast path's agent records each effect for its workers (fastpath/switch).
+    def _on_add(self, entry: FlowEntry, replaced: FlowEntry | None) -> None:
+        """``entry`` was added (replacing ``replaced``: same match and priority)."""
+
+    def _on_modify(
+        self, entries: list[FlowEntry], before: list[tuple[Instruction, ...]], reset_counts: bool
+    ) -> None:
+        """``entries`` got new instructions (they ran ``before``; counters zeroed with
+        ``reset_counts``)."""
 
     def expire(self, now: float) -> list[FlowRemoved]:
         """Remove entries whose idle or hard timeout has passed by ``now``."""

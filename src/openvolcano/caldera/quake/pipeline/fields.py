@@ -47,41 +47,72 @@ def _bad(code: int, reason: str) -> PipelineError:
     return PipelineError(c.OFPET_BAD_MATCH, code, reason)
 
 
+# field -> (max_value, maskable): one probe instead of an OxmField attribute walk.
+_LIMITS: dict[int, tuple[int, bool]] = {f: (i.max_value, i.maskable) for f, i in OXM_FIELDS.items()}
+# Fields other fields' prerequisites name with values: their value/mask decide the outcome.
+_PRE_TARGETS = frozenset(
+    p.field for i in OXM_FIELDS.values() for p in i.prereqs if p.values is not None
+)
+# Prerequisite outcome per match *shape* (fields in wire order, values of the targets):
+# None = all met, else the BAD_PREREQ reason. Bounded: cleared when full.
+_PREREQ_CACHE: dict[tuple[object, ...], str | None] = {}
+_PREREQ_CACHE_MAX = 4096
+
+
 def normalize(match: Match) -> MatchKey:
     """Validate ``match`` and return its normal form; raises :class:`PipelineError`."""
     seen: set[int] = set()
     out: list[tuple[int, int, int]] = []
+    shape: list[object] = []
+    limits = _LIMITS
+    targets = _PRE_TARGETS
     for oxm in match.fields:
-        if not isinstance(oxm, OxmTLV) or oxm.field not in OXM_FIELDS:
+        if type(oxm) is not OxmTLV and not isinstance(oxm, OxmTLV):
             raise _bad(c.OFPBMC_BAD_FIELD, f"unsupported match field {oxm}")
-        info = OXM_FIELDS[oxm.field]
-        if oxm.field in seen:
-            raise _bad(c.OFPBMC_DUP_FIELD, f"{info.name} appears twice")
-        seen.add(oxm.field)
-        full = info.max_value
-        if oxm.value < 0 or oxm.value > full:
-            raise _bad(
-                c.OFPBMC_BAD_VALUE, f"{info.name}={oxm.value:#x} wider than {info.bits} bits"
-            )
-        mask = full
-        if oxm.mask is not None:
-            if not info.maskable:
-                raise _bad(c.OFPBMC_BAD_MASK, f"{info.name} cannot be masked")
-            if oxm.mask < 0 or oxm.mask > full:
-                raise _bad(c.OFPBMC_BAD_MASK, f"{info.name} mask {oxm.mask:#x} too wide")
-            mask = oxm.mask
-            if oxm.value & ~mask:
+        f = oxm.field
+        lim = limits.get(f)
+        if lim is None:
+            raise _bad(c.OFPBMC_BAD_FIELD, f"unsupported match field {oxm}")
+        if f in seen:
+            raise _bad(c.OFPBMC_DUP_FIELD, f"{OXM_FIELDS[f].name} appears twice")
+        seen.add(f)
+        full, maskable = lim
+        value = oxm.value
+        if value < 0 or value > full:
+            info = OXM_FIELDS[f]
+            raise _bad(c.OFPBMC_BAD_VALUE, f"{info.name}={value:#x} wider than {info.bits} bits")
+        mask = oxm.mask
+        if mask is None:
+            out.append((f, value, full))
+        else:
+            name = OXM_FIELDS[f].name
+            if not maskable:
+                raise _bad(c.OFPBMC_BAD_MASK, f"{name} cannot be masked")
+            if mask < 0 or mask > full:
+                raise _bad(c.OFPBMC_BAD_MASK, f"{name} mask {mask:#x} too wide")
+            if value & ~mask:
                 raise _bad(
                     c.OFPBMC_BAD_WILDCARDS,
-                    f"{info.name} value {oxm.value:#x} has bits outside mask {mask:#x}",
+                    f"{name} value {value:#x} has bits outside mask {mask:#x}",
                 )
-        if mask:
-            out.append((oxm.field, oxm.value & mask, mask))
-    unmet = match.unmet_prerequisite()
-    if unmet is not None:
-        tlv, pre = unmet
-        need = OXM_FIELDS[pre.field].name
-        raise _bad(c.OFPBMC_BAD_PREREQ, f"{tlv.name} needs {need} in {pre.values}")
+            if mask:
+                out.append((f, value, mask))
+        shape.append((f, value, mask) if f in targets else f)
+    sk = tuple(shape)
+    cache = _PREREQ_CACHE
+    if sk in cache:
+        reason = cache[sk]
+    else:
+        unmet = match.unmet_prerequisite()
+        reason = None
+        if unmet is not None:
+            tlv, pre = unmet
+            reason = f"{tlv.name} needs {OXM_FIELDS[pre.field].name} in {pre.values}"
+        if len(cache) >= _PREREQ_CACHE_MAX:
+            cache.clear()
+        cache[sk] = reason
+    if reason is not None:
+        raise _bad(c.OFPBMC_BAD_PREREQ, reason)
     out.sort()
     return tuple(out)
 

@@ -44,7 +44,7 @@ from openvolcano.ofp.instructions import (
 )
 from openvolcano.ofp.oxm import Match
 
-from .classifier import Classifier, MatchKey, Rule
+from .classifier import Classifier, Mask, MatchKey, Rule, split_key
 from .errors import PipelineError
 from .fields import covers, overlaps
 
@@ -58,7 +58,7 @@ def duration(now: float, since: float) -> tuple[int, int]:
     return sec, min(999_999_999, round((d - sec) * 1e9))
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, kw_only=True, slots=True)
 class FlowEntry:
     """A flow entry. Written by its table (mod/expire) and the pipeline (counters on hit)."""
 
@@ -76,6 +76,9 @@ class FlowEntry:
     packet_count: int = 0
     byte_count: int = 0
     rule: Rule[FlowEntry] | None = field(default=None, repr=False)
+    # The replica update that carries this entry to the workers (fast path; 0 otherwise):
+    # counter reports from an older replica version belong to an older entry.
+    version: int = 0
 
     @property
     def is_table_miss(self) -> bool:
@@ -120,6 +123,8 @@ class FlowTable:
         self.matched_count = 0
         self.classifier: Classifier[FlowEntry] = Classifier()
         self._timed: set[FlowEntry] = set()
+        # split_key() of the last entry add() was given (a change hook can reuse it)
+        self.last_split: tuple[Mask, tuple[int, ...]] = ((), ())
 
     def __len__(self) -> int:
         return len(self.classifier)
@@ -128,9 +133,9 @@ class FlowTable:
         for rule in self.classifier:
             yield rule.payload
 
-    def _insert(self, entry: FlowEntry) -> None:
+    def _insert(self, entry: FlowEntry, split: tuple[Mask, tuple[int, ...]] | None = None) -> None:
         entry.rule = Rule(entry.key, entry.priority, entry)
-        self.classifier.insert(entry.rule)
+        self.classifier.insert(entry.rule, split)
         if entry.idle_timeout or entry.hard_timeout:
             self._timed.add(entry)
 
@@ -139,9 +144,11 @@ class FlowTable:
         self.classifier.remove(entry.rule)
         self._timed.discard(entry)
 
-    def add(self, entry: FlowEntry) -> None:
-        """OFPFC_ADD of a validated entry (see the module docstring for replace semantics)."""
-        old_rule = self.classifier.find_exact(entry.key, entry.priority)
+    def add(self, entry: FlowEntry) -> FlowEntry | None:
+        """OFPFC_ADD of a validated entry (see the module docstring for replace semantics);
+        the entry it replaced, if any."""
+        split = self.last_split = split_key(entry.key)
+        old_rule = self.classifier.find_exact(entry.key, entry.priority, split)
         if entry.flags & c.OFPFF_CHECK_OVERLAP:
             for other in self.entries():
                 if other.priority == entry.priority and overlaps(other.key, entry.key):
@@ -163,7 +170,10 @@ class FlowTable:
             if not entry.flags & c.OFPFF_RESET_COUNTS:
                 entry.packet_count, entry.byte_count = old.packet_count, old.byte_count
             self._remove(old)
-        self._insert(entry)
+            self._insert(entry, split)
+            return old
+        self._insert(entry, split)
+        return None
 
     def select(
         self,

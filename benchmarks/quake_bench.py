@@ -8,10 +8,11 @@ root, as root (needs netsniff-ng, iproute2, Open vSwitch):
     python -m benchmarks.quake_bench --quick --duts bridge
     python -m benchmarks.quake_bench --duts bare,ovs,bridge --figures 6 --sizes 64 \\
         --flows 1,65536 --repeat 3
+    python -m benchmarks.quake_bench --targets       # the fast-path targets, one run (~25 min)
 
 The plan is the union of the selected figures' points, deduplicated:
 Fig. 4/5 = every size x every load, 1 flow; Fig. 6 = every flow count at
-max load for ``--flows-size`` (IMIX); Fig. 7 = ``--setdst-flows`` x (output,
+max load for each ``--flows-size`` (IMIX); Fig. 7 = ``--setdst-flows`` x (output,
 setdst) for 64 B and IMIX at max load. Each point is measured ``--repeat``
 times; the table shows medians. Outputs (``--out``, default
 benchmarks/results/): ``runs.jsonl`` (one record per measurement, appended),
@@ -27,13 +28,14 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.lib.duts import DUTS, Dut, make_dut, write_rules
-from benchmarks.lib.report import markdown_table, medians, plot_all
+from benchmarks.lib.duts import DUTS, Dut, QuakeDut, make_dut, write_rules
+from benchmarks.lib.report import markdown_table, medians, plot_all, targets_table
 from benchmarks.lib.testbed import SIZE_SETS, BenchError, Testbed
 
 Point = tuple[int, str, str, str]  # flows, action, size, load ("max" or pps)
@@ -65,7 +67,7 @@ def build_plan(a: argparse.Namespace) -> list[Point]:
         loads = a.loads if "4" in figs else ["max"]
         pts += [(1, "output", s, ld) for s in a.sizes for ld in loads]
     if "6" in figs:
-        pts += [(f, "output", a.flows_size, "max") for f in a.flows]
+        pts += [(f, "output", s, "max") for s in a.flows_size for f in a.flows]
     if "7" in figs:
         for f in a.setdst_flows:
             for s in [x for x in ("64", "imix") if x in a.sizes] or a.sizes[:1]:
@@ -89,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--loads", default="25k,50k,100k,150k,200k,max", help="offered loads (pps or max)"
     )
     ap.add_argument("--flows", default="1,16,64,256,4096,65536", help="flow counts for Fig. 6")
-    ap.add_argument("--flows-size", default="imix", help="frame size for Fig. 6")
+    ap.add_argument("--flows-size", default="imix", help="frame size(s) for Fig. 6")
     ap.add_argument("--setdst-flows", default="1,256", help="flow counts for Fig. 7")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=1.5)
@@ -97,15 +99,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--gen-cpu", type=int, default=0)
     ap.add_argument("--dut-cpu", type=int, default=1)
     ap.add_argument(
+        "--control-cpu",
+        type=int,
+        default=None,
+        help="CPU for DUT control planes (quake agent, ovsdb-server, vswitchd non-main threads);"
+        " default: the generator CPU",
+    )
+    ap.add_argument(
+        "--rx-softirq",
+        choices=["dut", "gen"],
+        default="dut",
+        help="where the DUT in-port's kernel RX runs: dut (RPS to the DUT CPU, default) or gen",
+    )
+    ap.add_argument(
+        "--dut-sched",
+        choices=["other", "fifo"],
+        default="other",
+        help="scheduling of every DUT's forwarding thread (fifo: SCHED_FIFO 1, livelock fix)",
+    )
+    ap.add_argument(
+        "--targets",
+        action="store_true",
+        help="the fast-path target set: 64 B sweep 10k..max, flows 1..65536 (64 B, IMIX), "
+        "setdst at 1 flow",
+    )
+    ap.add_argument(
         "--quick", action="store_true", help="smoke run: 64 B, 1 flow, max load, 1 s, once"
     )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args(argv)
+    if a.targets:  # the preset fills what was not given explicitly
+        preset = {"figures": "4,5,6,7", "sizes": "64", "flows_size": "64,imix",
+                  "loads": "10k,25k,50k,75k,100k,150k,200k,max", "flows": "1,256,4096,65536",
+                  "setdst_flows": "1"}  # fmt: skip
+        for k, v in preset.items():
+            if getattr(a, k) == ap.get_default(k):
+                setattr(a, k, v)
     if a.quick:
         a.figures, a.sizes, a.loads, a.repeat = "5", "64", "max", 1
         a.warmup, a.duration = 0.5, 1.0
     a.duts, a.figures, a.sizes = _csv(a.duts), _csv(a.figures), _csv(a.sizes)
+    a.flows_size = _csv(a.flows_size)
     try:
         a.loads = [parse_load(x) for x in _csv(a.loads)]
         a.flows = [int(x) for x in _csv(a.flows)]
@@ -114,7 +149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error(str(exc))
     for bad, what in (
         ([d for d in a.duts if d not in DUTS], "unknown DUT"),
-        ([s for s in [*a.sizes, a.flows_size] if s not in SIZE_SETS], "unknown size"),
+        ([s for s in [*a.sizes, *a.flows_size] if s not in SIZE_SETS], "unknown size"),
         ([f for f in a.figures if f not in ("4", "5", "6", "7")], "unknown figure"),
         ([f for f in a.flows + a.setdst_flows if not 1 <= f <= 65536], "flows out of 1..65536"),
     ):
@@ -145,6 +180,8 @@ def run_dut(dut: Dut, tb: Testbed, plan: list[Point], a: argparse.Namespace, out
         nrules = write_rules(rules, flows, action, src, sent_dst, sink)
         log(f"{dut.name}: start, {nrules} rules, action {action}")
         dut.start(tb, rules, nrules)
+        if isinstance(dut, QuakeDut):
+            log(f"{dut.name}: {nrules} rules loaded with ovs-ofctl add-flows in {dut.load_s:.1f} s")
         try:
             for f, act, size, load in plan:
                 if (f, act) != (flows, action):
@@ -159,7 +196,9 @@ def run_dut(dut: Dut, tb: Testbed, plan: list[Point], a: argparse.Namespace, out
                     rec = {
                         "ts": datetime.datetime.now().isoformat(timespec="seconds"),
                         "dut": dut.name, "size": size, "flows": flows, "nrules": nrules,
-                        "action": action, "load": load, "rep": rep, **r,
+                        "action": action, "load": load, "rep": rep,
+                        "rx_softirq": tb.rx_softirq, "ctl_cpu": tb.ctl_cpu,
+                        "dut_sched": tb.dut_sched, **r,
                     }  # fmt: skip
                     out.write(json.dumps(rec) + "\n")
                     out.flush()
@@ -175,8 +214,16 @@ def run_dut(dut: Dut, tb: Testbed, plan: list[Point], a: argparse.Namespace, out
     return written
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
+    # SIGTERM, and SIGINT even when started in the background (where it is ignored), stop the
+    # run through the same cleanup as Ctrl-C: DUTs and trafgen stopped, namespaces removed.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     if os.geteuid() != 0:
         print("quake_bench: needs root (network namespaces, veth, tc)", file=sys.stderr)
         return 2
@@ -189,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     runs_path = a.out / "runs.jsonl"
     rows: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
-    tb = Testbed(state, a.gen_cpu, a.dut_cpu)
+    tb = Testbed(state, a.gen_cpu, a.dut_cpu, rx_softirq=a.rx_softirq, ctl_cpu=a.control_cpu,
+                 dut_sched=a.dut_sched)  # fmt: skip
     try:
         tb.build()
         log(f"test bed {tb.n.gen_ns}/{tb.n.dut_ns}/{tb.n.sink_ns}; {len(plan)} points per DUT")
@@ -224,13 +272,21 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(cells)
     notes = "".join(f"\n* {d}: not measured - {why}" for d, why in skipped.items())
     cmd = "python -m benchmarks.quake_bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    rx = ("via RPS on the DUT CPU" if a.rx_softirq == "dut"
+          else "on the generator CPU (no RPS)")  # fmt: skip
     header = (
         f"# quake benchmark results\n\n{datetime.datetime.now():%Y-%m-%d %H:%M}, `{cmd.strip()}`, "
-        f"generator CPU {a.gen_cpu}, DUT CPU {a.dut_cpu} (DUT in-port RX softirq via RPS on the DUT "
-        f"CPU), {a.repeat} repeat(s) of {a.duration:g} s; cells are medians.\n{notes}\n\n"
+        f"generator CPU {a.gen_cpu}, DUT CPU {a.dut_cpu}, control-plane CPU {tb.ctl_cpu}, "
+        f"rx_softirq={a.rx_softirq} (DUT in-port RX softirq {rx}), forwarding threads "
+        f"SCHED_{a.dut_sched.upper()}, {a.repeat} repeat(s) of "
+        f"{a.duration:g} s after {a.warmup:g} s warm-up; cells are medians.\n{notes}\n\n"
     )
-    (a.out / "results.md").write_text(header + table)
-    print(header + table)
+    targets = ""
+    if any(k[0] == "quake" for k in cells):
+        targets = "## Fast-path targets (quake = --workers 1)\n\n" + targets_table(cells) + "\n"
+    body = header + targets + "## All points\n\n" + table
+    (a.out / "results.md").write_text(body)
+    print(body)
     if not a.no_plots and cells:
         for p in plot_all(cells, a.out):
             log(f"wrote {p}")

@@ -5,13 +5,30 @@ DUT CPU, programmed with the case's flow table (one exact rule per flow, in
 ``ovs-ofctl add-flows`` syntax, OpenFlow 1.3 fields; port 1 = in, 2 = out),
 and stopped by the pids it started.
 
-* ``quake``: ``openvolcano quake --dpid 1 --port IN --port OUT --listen
-  ptcp:PORT`` under ``taskset``, rules pushed with ``ovs-ofctl -O OpenFlow13
-  add-flows tcp:127.0.0.1:PORT`` (the DUT namespace has its own loopback).
+* ``quake``: the fast path, ``openvolcano quake --dpid 1 --port IN --port
+  OUT --listen ptcp:PORT --workers 1 --worker-cpus DUT``: the worker process
+  (the packet path) on the DUT CPU, the agent process (OpenFlow, tables,
+  counters; idle while forwarding) on the control CPU. Rules pushed with
+  ``ovs-ofctl -O OpenFlow13 add-flows tcp:127.0.0.1:PORT`` (the DUT
+  namespace has its own loopback); ``dump-aggregate`` checks the count.
+  ``quake-w0``: the single-process switch (``--workers 0``) on the DUT CPU.
 * ``ovs``: a private ovsdb-server + ovs-vswitchd
   (:class:`openvolcano.netlab.ovs.PrivateOvs`), bridge ``datapath_type=netdev``,
-  started from a thread that entered the DUT namespace with the DUT CPU as
-  its affinity (the daemons inherit both).
+  started from a thread that entered the DUT namespace. Same rule as quake:
+  ovs-vswitchd's main thread - which polls non-PMD (AF_PACKET) ports and
+  forwards - on the DUT CPU; ovsdb-server and every other vswitchd thread
+  (handlers, revalidators, urcu) on the control CPU, re-applied after the
+  flows are installed (threads created later inherit their creator's).
+
+``--dut-sched fifo`` (testbed ``dut_sched``) runs every DUT's forwarding
+thread at SCHED_FIFO 1 - quake through ``--worker-sched fifo``, the bare and
+pyfwd forwarders and quake-w0 under ``chrt -f 1``, ovs-vswitchd's main
+thread with ``sched_setscheduler`` - so the receive-livelock mitigation is
+compared like for like.
+
+"One core for the switch" = its packet path and the kernel RX work it
+causes; control-plane processes/threads go to the control CPU (default: the
+generator's, ``--control-cpu`` to change), for quake and OVS alike.
 * ``bridge``: the kernel bridge (no rules; MAC learning) - a reference, not
   a contender: it runs in softirq and is generator-limited here.
 * ``bare``: :mod:`benchmarks.bare_mmap_fwd` (MmapPort A -> B, no OpenFlow);
@@ -71,6 +88,20 @@ def _wait_ready(proc: Proc, word: bytes, what: str) -> None:
     raise BenchError(f"{what} not ready after {START_TIMEOUT:.0f} s, see {proc.log}")
 
 
+def fifo_prefix(tb: Testbed) -> list[str]:
+    """``chrt -f 1`` when the run asks for SCHED_FIFO forwarding threads."""
+    return ["chrt", "-f", "1"] if tb.dut_sched == "fifo" else []
+
+
+def pin_threads(pid: int, main_cpu: int, other_cpu: int) -> None:
+    """Main thread of ``pid`` (tid == pid) on ``main_cpu``, all its other threads on ``other_cpu``."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {main_cpu if int(tid) == pid else other_cpu})
+        except ProcessLookupError:  # a thread that just ended
+            continue
+
+
 class Dut:
     """Base: start(tb, rules, nrules) / stop(); ``supports_setdst`` for Figure 7."""
 
@@ -107,7 +138,8 @@ class _ProcDut(Dut):
         raise NotImplementedError
 
     def start(self, tb: Testbed, rules: Path, nrules: int) -> None:
-        cmd = tb.nsx(tb.n.dut_ns, "taskset", "-c", str(tb.dut_cpu), *self.argv(tb))
+        cmd = tb.nsx(tb.n.dut_ns, *fifo_prefix(tb), "taskset", "-c", str(tb.dut_cpu),
+                     *self.argv(tb))  # fmt: skip
         self.proc = Proc(cmd, self.state_dir / f"{self.name}.log")
         _wait_ready(self.proc, b"READY", self.name)
 
@@ -190,7 +222,7 @@ class OvsDut(Dut):
         br = "qbov" + tb.n.dut_ns[-4:]
         affinity = os.sched_getaffinity(0)
         with in_netns(self.ns):
-            os.sched_setaffinity(0, {tb.dut_cpu})
+            os.sched_setaffinity(0, {tb.ctl_cpu})
             try:
                 self.ovs = PrivateOvs(command_timeout=300.0)
                 self.ovs.start()
@@ -203,6 +235,10 @@ class OvsDut(Dut):
             agg = self.ovs.ofctl("dump-aggregate", br)
         if f"flow_count={nrules}" not in agg:
             raise BenchError(f"ovs: expected {nrules} flows installed, got: {agg.strip()}")
+        pid = self.ovs.pids["ovs-vswitchd"]
+        pin_threads(pid, tb.dut_cpu, tb.ctl_cpu)
+        if tb.dut_sched == "fifo":  # the main thread polls the ports and forwards
+            os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(1))
 
     def stop(self) -> None:
         if self.ovs is not None:
@@ -215,12 +251,16 @@ class OvsDut(Dut):
 
 
 class QuakeDut(Dut):
+    """quake's fast path: one worker on the DUT CPU, the agent on the control CPU."""
+
     name = "quake"
+    workers = 1
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.proc: Proc | None = None
         self.exe = shutil.which("openvolcano", path=str(Path(sys.executable).parent)) or ""
+        self.load_s = 0.0  # how long add-flows took (records it)
 
     def unavailable(self) -> str | None:
         if not self.exe:
@@ -233,26 +273,36 @@ class QuakeDut(Dut):
         if p.returncode != 0 or "--listen" not in p.stdout:
             why = (p.stderr.strip().splitlines() or ["no 'quake' subcommand with --listen"])[-1]
             return f"'openvolcano quake' is not runnable yet ({why})"
+        if self.workers and "--worker-cpus" not in p.stdout:
+            return "'openvolcano quake' has no --worker-cpus (fast path not available)"
         return None
 
+    def argv(self, tb: Testbed) -> list[str]:
+        base = [self.exe, "quake", "--dpid", "1", "--port", tb.n.dut_in, "--port", tb.n.dut_out,
+                "--listen", f"ptcp:{QUAKE_OF_PORT}"]  # fmt: skip
+        if not self.workers:
+            return [*fifo_prefix(tb), "taskset", "-c", str(tb.dut_cpu), *base]
+        return ["taskset", "-c", str(tb.ctl_cpu), *base, "--workers", str(self.workers),
+                "--worker-cpus", str(tb.dut_cpu),
+                "--worker-sched", "fifo" if tb.dut_sched == "fifo" else "other"]  # fmt: skip
+
     def start(self, tb: Testbed, rules: Path, nrules: int) -> None:
-        argv = tb.nsx(tb.n.dut_ns, "taskset", "-c", str(tb.dut_cpu), self.exe, "quake",
-                      "--dpid", "1", "--port", tb.n.dut_in, "--port", tb.n.dut_out,
-                      "--listen", f"ptcp:{QUAKE_OF_PORT}")  # fmt: skip
-        self.proc = Proc(argv, self.state_dir / "quake.log")
+        self.proc = Proc(tb.nsx(tb.n.dut_ns, *self.argv(tb)), self.state_dir / f"{self.name}.log")
         deadline = time.monotonic() + START_TIMEOUT
         while not self._listening(tb.n.dut_ns):
             if not self.proc.alive():
-                raise BenchError(f"quake exited at start, see {self.proc.log}")
+                raise BenchError(f"{self.name} exited at start, see {self.proc.log}")
             if time.monotonic() > deadline:
-                raise BenchError(f"quake not listening after {START_TIMEOUT:.0f} s")
+                raise BenchError(f"{self.name} not listening after {START_TIMEOUT:.0f} s")
             time.sleep(0.1)
         target = f"tcp:127.0.0.1:{QUAKE_OF_PORT}"
         ofctl = ["ovs-ofctl", "-O", "OpenFlow13"]
-        run(tb.nsx(tb.n.dut_ns, *ofctl, "add-flows", target, str(rules)), timeout=600)
+        t0 = time.monotonic()
+        run(tb.nsx(tb.n.dut_ns, *ofctl, "add-flows", target, str(rules)), timeout=900)
+        self.load_s = time.monotonic() - t0
         agg = run(tb.nsx(tb.n.dut_ns, *ofctl, "dump-aggregate", target))
         if f"flow_count={nrules}" not in agg:
-            raise BenchError(f"quake: expected {nrules} flows installed, got: {agg.strip()}")
+            raise BenchError(f"{self.name}: expected {nrules} flows installed, got: {agg.strip()}")
 
     @staticmethod
     def _listening(ns: str) -> bool:
@@ -269,8 +319,16 @@ class QuakeDut(Dut):
             self.proc = None
 
 
+class QuakeSingleDut(QuakeDut):
+    """quake without the fast path (``--workers 0``): one process on the DUT CPU."""
+
+    name = "quake-w0"
+    workers = 0
+
+
 DUTS: dict[str, type[Dut]] = {
     "quake": QuakeDut,
+    "quake-w0": QuakeSingleDut,
     "ovs": OvsDut,
     "bridge": BridgeDut,
     "bare": BareDut,

@@ -52,6 +52,14 @@ def quake(
     workers: int = typer.Option(
         0, "--workers", help="worker processes forwarding (0: one process, no fast path)"
     ),
+    worker_sched: str = typer.Option(
+        "other",
+        "--worker-sched",
+        help="workers' scheduling: other | fifo (SCHED_FIFO 1: keeps forwarding under overload)",
+    ),
+    worker_cpus: str = typer.Option(
+        "", "--worker-cpus", help="CPUs to pin workers to, comma separated (worker i: i-th, cyclic)"
+    ),
 ) -> None:
     """quake: the Caldera user-space OpenFlow 1.3 switch."""
     if ctx.invoked_subcommand is not None:
@@ -71,10 +79,20 @@ def quake(
         )
         if workers < 0:
             raise InvalidInput(f"bad --workers {workers}: expected 0 or more")
+        cpus = _parse_cpus(worker_cpus)
+        if cpus and not workers:
+            raise InvalidInput("--worker-cpus needs --workers N (N >= 1)")
+        if worker_sched not in ("other", "fifo"):
+            raise InvalidInput(f"bad --worker-sched {worker_sched!r}: expected other or fifo")
+        if worker_sched != "other" and not workers:
+            raise InvalidInput("--worker-sched needs --workers N (N >= 1)")
         if workers:  # the multi-process fast path (openvolcano.caldera.quake.fastpath)
+            from openvolcano.caldera.quake.fastpath.pool import WorkerPool
             from openvolcano.caldera.quake.fastpath.switch import run_fastpath
 
-            run_fastpath(cfg, workers)
+            WorkerPool.default_sched = worker_sched
+
+            run_fastpath(cfg, workers, cpus)
         else:
             run(cfg)
     except OpenVolcanoError as exc:
@@ -83,6 +101,24 @@ def quake(
     except OSError as exc:  # e.g. the --listen or --api port is taken
         typer.echo(f"quake: {exc.strerror or exc}", err=True)
         raise typer.Exit(code=2) from None
+
+
+def _parse_cpus(text: str) -> tuple[int, ...]:
+    """``"1,3"`` -> ``(1, 3)``; every CPU must exist (the agent itself may be pinned elsewhere)."""
+    import os
+
+    cpus: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if not part.isdigit():
+            raise InvalidInput(f"bad --worker-cpus {text!r}: expected CPU numbers like 1,3")
+        cpus.append(int(part))
+    allowed = set(range(os.cpu_count() or 1))
+    bad = [n for n in cpus if n not in allowed]
+    if bad:
+        raise InvalidInput(f"--worker-cpus: CPU {bad[0]} is not available (have {sorted(allowed)})")
+    return tuple(cpus)
 
 
 def _fetch_trace(switch: str, in_port: int, packet: str) -> dict[str, Any]:

@@ -15,7 +15,9 @@ PACKET_INs, executes flooding PACKET_OUTs, every ordered pair of hosts pings,
 and afterwards the switch's flow table - read by ``ovs-ofctl dump-flows``,
 from OVS's bridge or from quake's passive OpenFlow port (``--listen``) - holds
 the app's priority-1 flow ``in_port, eth_src, eth_dst -> output`` for every
-direction: the traffic was learned, not only flooded.
+direction: the traffic was learned, not only flooded. quake runs both as the
+single-process switch (``w0``) and with its fast path (``w1``: one worker
+process forwards and raises the packet-ins, the agent talks to os-ken).
 """
 
 from __future__ import annotations
@@ -76,11 +78,15 @@ class SimpleSwitch13(OsKenController):
 
 
 class ListeningQuake(QuakeSwitch):
-    """quake that also accepts OpenFlow connections (for ``ovs-ofctl``) on ``QUAKE_OFCTL_PORT``."""
+    """quake that also accepts OpenFlow connections (for ``ovs-ofctl``) on ``QUAKE_OFCTL_PORT``;
+    ``workers`` >= 1 runs its fast path (worker processes forward, packet-ins come from them)."""
+
+    workers = 0
 
     def argv(self, controller_port: int, fail_mode: str) -> list[str]:
         listen = f"ptcp:{QUAKE_OFCTL_PORT}:127.0.0.1"
-        return [*super().argv(controller_port, fail_mode), "--listen", listen]
+        extra = ["--workers", str(self.workers)] if self.workers else []
+        return [*super().argv(controller_port, fail_mode), "--listen", listen, *extra]
 
 
 @pytest.fixture
@@ -120,11 +126,17 @@ def parse_flow(line: str) -> tuple[str, dict[str, str], str]:
 
 
 @pytest.mark.usefixtures("simple_switch_13_available")
-def test_three_hosts_learn_and_reach_each_other(bench: Callable[..., Bench]) -> None:
+@pytest.mark.parametrize("workers", [0, 1], ids=["w0", "w1"])
+def test_three_hosts_learn_and_reach_each_other(
+    bench: Callable[..., Bench], switch_kind: str, workers: int
+) -> None:
+    if workers and switch_kind != "quake":
+        pytest.skip("--workers is a quake option")
     b = bench(TOPO)
     if isinstance(b.switch, QuakeSwitch):
         b.switch.cleanup()  # not started: only its temp dir to remove
         b.switch = ListeningQuake(b.lab, "s1")
+        b.switch.workers = workers
     ctl = b.controller(SimpleSwitch13(b.lab, "s1"))
     ctl.start()
     b.switch.start(fail_mode="secure")

@@ -13,9 +13,15 @@ Design:
   exponential backoff (1 s doubling to ``backoff_max``; reset after a
   successful HELLO exchange); ``ptcp:PORT[:IP]`` listens (so ``ovs-ofctl``
   can connect). Each connection is one :class:`_Session`.
-* Keepalive: every ``echo_interval`` each session sends an ECHO_REQUEST; a
-  controller that leaves ``echo_misses`` of them unanswered is declared dead
-  and disconnected (an active target then reconnects).
+* Keepalive: any bytes received from the peer prove it alive. A session
+  checks every ``echo_interval``: if the peer sent something since the last
+  check, nothing more is needed; if it was idle for a whole interval, an
+  ECHO_REQUEST goes out. A peer that stays silent through ``echo_misses``
+  such echoes (no reply, no other bytes) is declared dead and disconnected
+  (an active target then reconnects). So a peer that is busy *writing* -
+  ``ovs-ofctl add-flows`` streaming 65,536 flow-mods, blocked on a full
+  socket while quake is still decoding - is never dropped for not reading
+  its echoes.
 * Timers: flow expiry runs every ``expire_interval`` seconds.
 * Back-pressure policy: a session whose socket write buffer exceeds
   ``MAX_WRITE_BUFFER`` drops *asynchronous* messages (packet-ins, port
@@ -136,6 +142,7 @@ class _Session:
         self.name = name
         self.conn = Connection(Role.SWITCH)
         self.channel: Channel | None = None
+        self.rx_reads = 0  # non-empty reads from the peer: liveness for the keepalive
 
     def write_raw(self, data: bytes) -> None:
         if data and not self.writer.is_closing():
@@ -165,6 +172,8 @@ class _Session:
                     data = await self.reader.read(_READ_SIZE)
                 except OSError:
                     data = b""
+                if data:
+                    self.rx_reads += 1
                 self.conn.receive_data(data)
                 for ev in self.conn:
                     self.write_raw(self.conn.data_to_send())
@@ -198,16 +207,22 @@ class _Session:
         return negotiated
 
     async def _keepalive(self) -> None:
+        """Echo only after an idle interval; drop the peer after ``echo_misses`` silent echoes."""
         sw = self.switch
+        seen, silent_echoes = self.rx_reads, 0
         while True:
             await asyncio.sleep(sw.echo_interval)
-            if self.conn.unanswered_echoes >= sw.echo_misses:
+            if self.rx_reads != seen:  # the peer sent something: alive, no echo needed
+                seen, silent_echoes = self.rx_reads, 0
+                continue
+            if silent_echoes >= sw.echo_misses:
                 sw.counters.dead_controllers += 1
-                log.warning("controller %s stopped answering echoes: disconnecting", self.name)
+                log.warning("controller %s silent, echoes unanswered: disconnecting", self.name)
                 self.writer.close()  # the pending read then ends with EOF
                 return
             if self.conn.version is not None and not self.conn.closed:
                 self.write_raw(self.conn.make_echo_request())
+            silent_echoes += 1  # before HELLO there is nothing to echo: the interval counts
 
 
 class QuakeSwitch:

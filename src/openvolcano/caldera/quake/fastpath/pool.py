@@ -28,6 +28,24 @@ Design:
 * Counters: one shared anonymous mmap of int64 slots per worker, written by
   that worker only (:func:`.worker.counter_slots`), summed by :meth:`stats`.
 
+* Offloads: workers' ports read with ``PACKET_VNET_HDR`` (:class:`MmapPort`
+  ``vnet``) whenever the ring blocks can hold a 64 KiB super-frame (the
+  default geometry), so TCP from local senders with TSO and checksum
+  offload on is finished/segmented in software, as in the single-process
+  switch.
+* Scheduling (receive livelock): on a core that also runs the ports' kernel
+  receive softirq, a worker at the default policy loses the core to
+  ``ksoftirqd`` once the offered load passes its capacity - the kernel then
+  spends the core copying frames into a ring nobody empties, and throughput
+  *falls* as load rises. ``sched="fifo"`` puts each worker at SCHED_FIFO
+  priority 1: softirqs still run at interrupt exit (bounded by the kernel's
+  netdev budget), but ``ksoftirqd`` no longer preempts the worker, so the
+  excess backs up into the per-CPU backlog and is dropped there, before any
+  per-frame work. The worker sleeps in ``poll()`` when idle, so an idle
+  worker starves nothing; the kernel's RT throttling (``sched_rt_runtime_us``)
+  still leaves other tasks 5 % of the core at worst. :attr:`WorkerPool.default_sched`
+  is the process-wide default (set by the CLI's ``--worker-sched``).
+
 Invariants: worker processes are stopped by pid (SIGTERM after a ``stop``
 message and a grace period); ``1 <= active <= max_workers``.
 """
@@ -64,8 +82,22 @@ _CHUNK = 512  # records per control message
 _CTRL_BUF = 1 << 22
 
 
+SCHED_POLICIES = ("other", "fifo")
+
+
 class PoolError(InvalidInput):
     """The pool could not start or was asked something impossible."""
+
+
+def apply_sched(policy: str) -> None:
+    """Set the calling process's scheduling policy (``other`` | ``fifo``: SCHED_FIFO 1)."""
+    if policy == "fifo":
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except PermissionError:
+            raise PoolError("SCHED_FIFO workers need CAP_SYS_NICE (run quake as root)") from None
+    elif policy != "other":
+        raise PoolError(f"unknown scheduling policy {policy!r}: expected other or fifo")
 
 
 def _ins(code: int, jt: int, jf: int, k: int) -> bytes:
@@ -125,6 +157,8 @@ class _Handle:
 class WorkerPool:
     """Starts, steers and stops the worker processes of one switch. Single owner (the agent)."""
 
+    default_sched = "other"  # the workers' scheduling policy when not given (see module doc)
+
     def __init__(
         self,
         ifaces: Sequence[tuple[str, int]],
@@ -134,17 +168,22 @@ class WorkerPool:
         netns: str | None = None,
         cpus: Sequence[int] = (),
         geometry: RingGeometry | None = None,
-        batch: int = 64,
+        batch: int = 256,
         start_timeout: float = 10.0,
+        sched: str | None = None,
     ) -> None:
         if max_workers < 1:
             raise PoolError(f"workers must be >= 1, got {max_workers}")
+        self.sched = self.default_sched if sched is None else sched
+        if self.sched not in SCHED_POLICIES:
+            raise PoolError(f"unknown scheduling policy {self.sched!r}: expected other or fifo")
         self.ifaces = tuple(ifaces)
         self.max_workers = max_workers
         self.n_tables = n_tables
         self.netns = netns
         self.cpus = tuple(cpus)
-        self.geometry = geometry or RingGeometry(block_size=1 << 16, block_nr=64)
+        # 4 MiB of RX ring per port; 128 KiB blocks hold a 64 KiB GSO super-frame (vnet)
+        self.geometry = geometry or RingGeometry(block_size=1 << 17, block_nr=32)
         self.batch = batch
         self.start_timeout = start_timeout
         self.log = UpdateLog()
@@ -200,14 +239,16 @@ class WorkerPool:
 
     def _child(self, wid: int, ctrl: socket.socket, parent_end: socket.socket) -> None:
         parent_end.close()
-        if self.cpus:
-            os.sched_setaffinity(0, {self.cpus[wid % len(self.cpus)]})
         ports: dict[int, PortBackend] = {}
         try:
+            if self.cpus:
+                os.sched_setaffinity(0, {self.cpus[wid % len(self.cpus)]})
+            apply_sched(self.sched)
             for spec, no in self.ifaces:
                 name, ns = self.where(spec)
                 p = MmapPort(name, geometry=self.geometry, fanout_group=self.groups[no],
-                             fanout_mode=PACKET_FANOUT_CBPF, netns=ns)  # fmt: skip
+                             fanout_mode=PACKET_FANOUT_CBPF, netns=ns,
+                             vnet=self.geometry.block_size >= 1 << 17)  # fmt: skip
                 p.open()
                 ports[no] = p
         except Exception as exc:  # reported to the parent, which raises PoolError

@@ -126,12 +126,18 @@ def parse_flow(line: str) -> tuple[str, dict[str, str], str]:
 
 
 @pytest.mark.usefixtures("simple_switch_13_available")
-@pytest.mark.parametrize("workers", [0, 1], ids=["w0", "w1"])
+@pytest.mark.parametrize(
+    ("switch_kind", "workers"),
+    [
+        pytest.param("ovs", 0, marks=pytest.mark.ovs, id="ovs"),
+        pytest.param("quake", 0, id="quake-w0"),
+        pytest.param("quake", 1, id="quake-w1"),  # --workers is a quake option
+    ],
+    indirect=["switch_kind"],
+)
 def test_three_hosts_learn_and_reach_each_other(
     bench: Callable[..., Bench], switch_kind: str, workers: int
 ) -> None:
-    if workers and switch_kind != "quake":
-        pytest.skip("--workers is a quake option")
     b = bench(TOPO)
     if isinstance(b.switch, QuakeSwitch):
         b.switch.cleanup()  # not started: only its temp dir to remove

@@ -87,12 +87,9 @@ def quake(
         if worker_sched != "other" and not workers:
             raise InvalidInput("--worker-sched needs --workers N (N >= 1)")
         if workers:  # the multi-process fast path (openvolcano.caldera.quake.fastpath)
-            from openvolcano.caldera.quake.fastpath.pool import WorkerPool
             from openvolcano.caldera.quake.fastpath.switch import run_fastpath
 
-            WorkerPool.default_sched = worker_sched
-
-            run_fastpath(cfg, workers, cpus)
+            run_fastpath(cfg, workers, cpus, worker_sched)
         else:
             run(cfg)
     except OpenVolcanoError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import pickle
 import socket
 import sys
@@ -136,4 +137,33 @@ def test_an_update_in_chunks_applies_only_when_its_last_chunk_arrived() -> None:
     assert (len(b_host.recv_batch(10)), len(c_host.recv_batch(10))) == (0, 1)
     assert w.replica.version == 2
     agent_end.close()
+    worker_end.close()
+
+
+def test_worker_drops_a_port_whose_descriptor_fails_and_stops_when_the_agent_hangs_up() -> None:
+    a_host, a_sw = memory_pair("ha", "sa")
+    b_sw, b_host = memory_pair("sb", "hb")
+    for p in (a_host, a_sw, b_sw, b_host):
+        p.open()
+    agent_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    w = Worker({1: a_sw, 2: b_sw}, n_tables=1, ctrl=worker_end)
+    agent_end.send(pickle.dumps(("update", 1, applied(RecordingPipeline(1, StaticPorts([1, 2])),
+                                                      fwd(1, 2)), True)))  # fmt: skip
+    w.step(1.0)
+    b_sw.close()  # its descriptor goes away under the worker: poll() says POLLNVAL
+    w.wait(0)
+    assert (w.gone, sorted(w.live)) == ({2}, [1])
+    a_host.send_batch([fr.udp4_frame()])
+    assert w.step(2.0) == 1  # still reads port 1; output to the gone port goes nowhere
+    w.wait(0)  # the event was consumed: nothing left to report, no error
+    up = []
+    agent_end.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            up.append(pickle.loads(agent_end.recv(1 << 16)))
+    assert [m for m in up if m[0] == "port"] == [("port", 2, "gone", errno.EBADF)]
+    assert w.running
+    agent_end.close()  # the agent is gone: hang-up on the control socket
+    w.wait(0)
+    assert not w.running
     worker_end.close()

@@ -36,7 +36,17 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from ..pipeline import Pipeline
-from ..pipeline.cache import _DROP, _HDR, _OPS, _OUT, DEFAULT_CAPACITY, FlowCache, Program, _run_ops
+from ..pipeline.cache import (
+    _DROP,
+    _HDR,
+    _OPS,
+    _OUT,
+    DEFAULT_CAPACITY,
+    FlowCache,
+    Program,
+    _emit,
+    _run_ops,
+)
 from ..pipeline.results import PacketInDecision
 from .table import CompactTable, EntryView
 
@@ -92,6 +102,18 @@ class CompactFlowCache(FlowCache):
         if cprog[slot] != idx:
             return prog  # this slot's other keys behave differently: a full program
         return slot
+
+    def _hit_one(self, value: Any, f: bytes) -> None:
+        if value.__class__ is not int:
+            super()._hit_one(value, f)
+            return
+        t0 = self._t0
+        p = self._shared[t0.cprog[value]]
+        t0._pk[value] += 1
+        t0._by[value] += len(f)
+        p.n += 1
+        p.nb += len(f)
+        _emit(p, f)
 
     def flush(self, now: float | None) -> None:
         for progs in self._by_port.values():

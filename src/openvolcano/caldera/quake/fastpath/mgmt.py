@@ -9,9 +9,17 @@ and ``openvolcano quake workers N`` speak this API:
                                   422 {"message": ...} if N is not an integer in 1..M
                                   400 {"message": ...} if the body is not a JSON object
 
-With workers, the same server also answers ``GET /status`` and ``GET
-/metrics`` (as :mod:`..api` does for the single-process switch), so one
-``--api`` address serves both.
+With workers, the same server also answers ``GET /status``, ``GET
+/metrics`` and ``POST /trace`` (as :mod:`..api` does for the single-process
+switch), so one ``--api`` address serves all of them and ``openvolcano quake
+trace --switch URL`` works with ``--workers N``. A trace runs on the agent's
+*authoritative* tables (:func:`..trace.trace_request`): the workers' replicas
+are these tables at an acknowledged version, and a trace touches no counter,
+meter or timer, so no worker is involved:
+
+    POST /trace {"in_port": N, "packet": "k=v,..."} | {"in_port": N, "frame": HEX}
+                               -> 200 trace report (JSON)
+                                  400 text: bad JSON or bad request (the reason)
 
 Design: :func:`workers_request` is the API itself (no I/O, testable alone);
 :func:`start_mgmt_api` is a tiny HTTP/1.0 responder on asyncio streams in the
@@ -25,13 +33,16 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from openvolcano.common.errors import InvalidInput
 
 from ..api import render_metrics
 from .pool import WorkerPool
 
-__all__ = ["start_mgmt_api", "workers_request"]
+__all__ = ["TraceFn", "start_mgmt_api", "trace_route", "workers_request"]
+
+TraceFn = Callable[[Mapping[str, object]], Mapping[str, Any]]
 
 _MAX_HEADER = 8192
 _MAX_BODY = 65536
@@ -62,6 +73,23 @@ def workers_request(pool: WorkerPool, method: str, body: bytes) -> tuple[int, di
     return 200, {"active": pool.active, "max": pool.max_workers}
 
 
+def trace_route(trace: TraceFn | None, method: str, body: bytes) -> tuple[int, str, bytes]:
+    """One ``/trace`` request -> (HTTP status, content type, body)."""
+    if method != "POST":
+        return 405, "text/plain", b"POST /trace with a JSON body\n"
+    if trace is None:
+        return 404, "text/plain", b"tracing is not enabled\n"
+    try:
+        request = json.loads(body)
+        if not isinstance(request, dict):
+            raise InvalidInput("the body must be a JSON object")
+        result = trace(request)
+    except (ValueError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
+        msg = exc.message if isinstance(exc, InvalidInput) else f"bad JSON: {exc}"
+        return 400, "text/plain", msg.encode() + b"\n"
+    return 200, "application/json", json.dumps(result, indent=1).encode() + b"\n"
+
+
 def _content_length(head: bytes) -> int:
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
@@ -72,9 +100,14 @@ def _content_length(head: bytes) -> int:
 
 
 async def start_mgmt_api(
-    host: str, port: int, pool: WorkerPool, status: Callable[[], Mapping[str, object]]
+    host: str,
+    port: int,
+    pool: WorkerPool,
+    status: Callable[[], Mapping[str, object]],
+    trace: TraceFn | None = None,
 ) -> asyncio.Server:
-    """Serve ``/workers``, ``/status`` and ``/metrics``; the caller closes the server."""
+    """Serve ``/workers``, ``/status``, ``/metrics`` (and ``POST /trace`` if ``trace`` is
+    given); the caller closes the server."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -103,12 +136,14 @@ async def start_mgmt_api(
         if path == "/workers":
             code, obj = workers_request(pool, method, data)
             return code, "application/json", json.dumps(obj).encode() + b"\n"
+        if path == "/trace":
+            return trace_route(trace, method, data)
         if method != "GET":
             return 405, "text/plain", b"GET only\n"
         if path == "/status":
             return 200, "application/json", json.dumps(status(), indent=1).encode() + b"\n"
         if path == "/metrics":
             return 200, "text/plain; version=0.0.4", render_metrics(status()).encode()
-        return 404, "text/plain", b"try /workers, /status or /metrics\n"
+        return 404, "text/plain", b"try /workers, /status, /metrics or POST /trace\n"
 
     return await asyncio.start_server(handle, host, port, limit=_MAX_HEADER)

@@ -23,8 +23,9 @@ Design:
   answer ``i`` means worker ``i``).
 * Control: one ``SOCK_SEQPACKET`` socketpair per worker; the pool sends
   updates (chunked, applied by the worker only when the last chunk arrived),
-  ``active`` flags and ``stop``; workers send ``ack``, ``ready`` and
-  packet-ins back (:meth:`poll` collects them).
+  ``active`` flags and ``stop``; workers send ``ack``, ``ready``,
+  packet-ins, counter reports and port events (a port whose interface went
+  away, :mod:`.worker`) back (:meth:`poll` collects them).
 * Counters: one shared anonymous mmap of int64 slots per worker, written by
   that worker only (:func:`.worker.counter_slots`), summed by :meth:`stats`.
 
@@ -43,8 +44,9 @@ Design:
   excess backs up into the per-CPU backlog and is dropped there, before any
   per-frame work. The worker sleeps in ``poll()`` when idle, so an idle
   worker starves nothing; the kernel's RT throttling (``sched_rt_runtime_us``)
-  still leaves other tasks 5 % of the core at worst. :attr:`WorkerPool.default_sched`
-  is the process-wide default (set by the CLI's ``--worker-sched``).
+  still leaves other tasks 5 % of the core at worst. The policy is a
+  constructor argument (``sched``), passed down from the CLI's
+  ``--worker-sched`` through :func:`.switch.start_fastpath`.
 
 Invariants: worker processes are stopped by pid (SIGTERM after a ``stop``
 message and a grace period); ``1 <= active <= max_workers``.
@@ -157,8 +159,6 @@ class _Handle:
 class WorkerPool:
     """Starts, steers and stops the worker processes of one switch. Single owner (the agent)."""
 
-    default_sched = "other"  # the workers' scheduling policy when not given (see module doc)
-
     def __init__(
         self,
         ifaces: Sequence[tuple[str, int]],
@@ -170,11 +170,11 @@ class WorkerPool:
         geometry: RingGeometry | None = None,
         batch: int = 256,
         start_timeout: float = 10.0,
-        sched: str | None = None,
+        sched: str = "other",
     ) -> None:
         if max_workers < 1:
             raise PoolError(f"workers must be >= 1, got {max_workers}")
-        self.sched = self.default_sched if sched is None else sched
+        self.sched = sched  # the workers' scheduling policy (module doc)
         if self.sched not in SCHED_POLICIES:
             raise PoolError(f"unknown scheduling policy {self.sched!r}: expected other or fifo")
         self.ifaces = tuple(ifaces)
@@ -197,6 +197,7 @@ class WorkerPool:
         self.packet_ins: list[PacketInDecision] = []
         self.flow_deltas: list[tuple[FlowKey, int, int]] = []  # (flow, packets, bytes)
         self.table_deltas: list[tuple[int, int, int]] = []  # (table, lookups, matches)
+        self.port_events: list[tuple[int, int, str, int]] = []  # (worker, port, "gone", errno)
 
     def where(self, spec: str) -> tuple[str, str | None]:
         """``IFNAME[@NETNS]`` -> (interface, namespace); the pool's ``netns`` by default."""
@@ -347,6 +348,8 @@ class WorkerPool:
                     self.flow_deltas.extend(msg[1])
                 elif msg[0] == "tables":
                     self.table_deltas.extend(msg[1])
+                elif msg[0] == "port":
+                    self.port_events.append((h.wid, msg[1], msg[2], msg[3]))
         return released
 
     def wait_barrier(self, token: Hashable, timeout: float = 10.0) -> bool:

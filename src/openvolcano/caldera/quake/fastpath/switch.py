@@ -33,10 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from openvolcano.common.errors import InvalidInput
 from openvolcano.ofp import consts as c
@@ -56,6 +59,7 @@ from ..datapath import SwitchDatapath
 from ..pipeline import PacketInDecision
 from ..ports.base import PortBackend, PortCounters, PortFeatures
 from ..ports.mmap import MmapPort, RingGeometry
+from ..trace import trace_request
 from .compact import RecordingPipeline
 from .pool import PACKET_FANOUT_CBPF, WorkerPool
 
@@ -69,6 +73,8 @@ __all__ = [
     "start_fastpath",
     "stop_fastpath",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class ReplicatedPipeline(RecordingPipeline):
@@ -101,9 +107,12 @@ class ControlPort(PortBackend):
             netns=netns,
         )
         self.counters = PortCounters()
+        self.gone = False  # a worker found the interface gone: down for good
+        self._reported = False  # the link state last reported by poll_link
 
     def open(self) -> None:
         self.inner.open()
+        self._reported = self.link_up
 
     def close(self) -> None:
         self.inner.close()
@@ -115,7 +124,10 @@ class ControlPort(PortBackend):
         return self.inner.link_fileno()
 
     def poll_link(self) -> bool:
-        return self.inner.poll_link()
+        self.inner.poll_link()  # drains the link notifications, refreshes the inner state
+        up = self.link_up
+        changed, self._reported = up != self._reported, up
+        return changed
 
     def recv_batch(self, max_frames: int) -> list[bytes]:
         return []  # the workers receive
@@ -125,7 +137,7 @@ class ControlPort(PortBackend):
 
     @property
     def link_up(self) -> bool:
-        return self.inner.link_up
+        return self.inner.link_up and not self.gone
 
     @property
     def hw_addr(self) -> int:
@@ -296,6 +308,28 @@ class FastQuakeSwitch(QuakeSwitch):
             tables[tid].lookup_count += dl
             tables[tid].matched_count += dm
         pool.table_deltas.clear()
+        if pool.port_events:
+            self._ports_gone()
+
+    def _ports_gone(self) -> None:
+        """Policy for a port whose interface went away under a worker (docs/quake-fastpath.md):
+        log it, report the port down (once), keep the switch and its other ports running."""
+        for wid, port_no, what, err in self.pool.port_events:
+            log.warning("worker %d: port %d %s (%s)", wid, port_no, what, os.strerror(err))
+            sp = self.fdp.ports.get(port_no)
+            if sp is None or not isinstance(sp.backend, ControlPort) or sp.backend.gone:
+                continue
+            sp.backend.gone = True
+            st = self.fdp.link_changed(port_no)
+            if st is not None:
+                log.warning("port %d down: its interface is gone", port_no)
+                self.deliver(self.agent.publish([st]))
+        self.pool.port_events.clear()
+
+    def trace(self, request: Mapping[str, object]) -> dict[str, Any]:
+        """``POST /trace``: the packet through the agent's authoritative tables (no side
+        effect; the workers run these tables at an acknowledged version)."""
+        return trace_request(self.fdp.pipeline, request, self.clock.now())
 
     def status(self) -> dict[str, object]:
         self.fdp.refresh_counters()
@@ -305,11 +339,17 @@ class FastQuakeSwitch(QuakeSwitch):
 
 
 def start_fastpath(
-    cfg: object, workers: int, *, cpus: Sequence[int] = (), netns: str | None = None
+    cfg: object,
+    workers: int,
+    *,
+    cpus: Sequence[int] = (),
+    netns: str | None = None,
+    sched: str = "other",
 ) -> FastQuakeSwitch:
     """Start the workers and build the switch for ``cfg`` (a :class:`~..daemon.QuakeConfig`,
-    typed loosely: the daemon imports this module). Call from the running event loop;
-    undo with :func:`stop_fastpath`."""
+    typed loosely: the daemon imports this module). ``cpus`` pins worker i to the i-th CPU
+    (cyclic); ``sched`` is the workers' scheduling policy (:class:`.pool.WorkerPool`). Call
+    from the running event loop; undo with :func:`stop_fastpath`."""
     from ..daemon import QuakeConfig
 
     assert isinstance(cfg, QuakeConfig)
@@ -318,7 +358,7 @@ def start_fastpath(
     if getattr(cfg, "local_port", None) is not None:
         raise InvalidInput("--local-port is not supported with --workers yet")
     pool = WorkerPool(cfg.ports, max_workers=workers, n_tables=cfg.n_tables, cpus=cpus,
-                      netns=netns)  # fmt: skip
+                      netns=netns, sched=sched)  # fmt: skip
     pool.start()
     try:
         dp = FastSwitchDatapath(n_tables=cfg.n_tables)
@@ -346,14 +386,19 @@ def stop_fastpath(sw: FastQuakeSwitch) -> None:
 
 
 async def serve_fastpath(
-    cfg: object, workers: int, *, cpus: Sequence[int] = (), stop: asyncio.Event | None = None
+    cfg: object,
+    workers: int,
+    *,
+    cpus: Sequence[int] = (),
+    sched: str = "other",
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Run quake with ``workers`` worker processes until ``stop`` (or SIGTERM/SIGINT)."""
     from ..daemon import QuakeConfig
     from .mgmt import start_mgmt_api
 
     assert isinstance(cfg, QuakeConfig)
-    sw = start_fastpath(cfg, workers, cpus=cpus)
+    sw = start_fastpath(cfg, workers, cpus=cpus, sched=sched)
     loop = asyncio.get_running_loop()
     try:
         if stop is None:
@@ -362,7 +407,7 @@ async def serve_fastpath(
                 loop.add_signal_handler(sig, stop.set)
         server = None
         if cfg.api is not None:
-            server = await start_mgmt_api(cfg.api[0], cfg.api[1], sw.pool, sw.status)
+            server = await start_mgmt_api(cfg.api[0], cfg.api[1], sw.pool, sw.status, sw.trace)
         try:
             ports = ", ".join(f"{n}={p}" for n, p in cfg.ports)
             print(f"quake: dpid={cfg.dpid:#018x} ports [{ports}] workers={workers}",
@@ -375,6 +420,6 @@ async def serve_fastpath(
         stop_fastpath(sw)
 
 
-def run_fastpath(cfg: object, workers: int, cpus: Sequence[int] = ()) -> None:
+def run_fastpath(cfg: object, workers: int, cpus: Sequence[int] = (), sched: str = "other") -> None:
     """Foreground entry point for ``openvolcano quake ... --workers N`` (N >= 1)."""
-    asyncio.run(serve_fastpath(cfg, workers, cpus=cpus))
+    asyncio.run(serve_fastpath(cfg, workers, cpus=cpus, sched=sched))

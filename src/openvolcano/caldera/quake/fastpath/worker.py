@@ -17,6 +17,20 @@ Loop (:meth:`Worker.step`):
    descriptors (``idle_ms`` timeout) - no CPU burned at zero load; the
    TPACKET_V3 block-retire timeout bounds the latency added at low load.
 
+Descriptor errors (:meth:`Worker.wait`): ``poll()`` keeps reporting
+``POLLERR`` on a packet socket until its pending error is read, so every
+error event is consumed, never ignored (ignoring it made a worker spin at
+~55 % CPU when its interface went away). Policy: ``POLLERR`` on a port ->
+read ``SO_ERROR`` (this clears it: a link going down is transient and the
+port stays); the port is *gone* if the socket is no longer bound to a device
+(unregistered interface, namespace deleted), or on ``POLLHUP``/``POLLNVAL``.
+A gone port is closed and no longer read or written (its exported counters
+stay), and the worker sends ``("port", port_no, "gone", errno)`` up; the
+agent logs it and reports the port down (:mod:`.switch`). A worker whose
+ports are all gone keeps sleeping in ``poll()`` on its control socket until
+stopped. An error or hang-up on the control socket means the agent is gone:
+the worker stops.
+
 The clock is read once per loop iteration, never per packet; there is no
 logging; after a big table update, and when the flow cache grew or shrank
 by many keys, freed heap memory is handed back to the OS (``malloc_trim``),
@@ -36,6 +50,7 @@ from __future__ import annotations
 import array
 import ctypes
 import errno
+import os
 import pickle
 import select
 import socket
@@ -72,6 +87,7 @@ def _libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _libc()
+_BAD = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _FLOW_CHUNK = 1024
 # (table_id, priority, normalised match, replica version the counts were made under)
 FlowKey = tuple[int, int, MatchKey, int]
@@ -97,7 +113,9 @@ class Worker:
         export_s: float = 0.1,
         flow_export_s: float = 1.0,
     ) -> None:
-        self.ports = dict(ports)
+        self.ports = dict(ports)  # every port, gone ones too (their counter slots stay)
+        self.live = dict(ports)  # the ports read and written
+        self.gone: set[int] = set()
         self.view = StaticPorts(self.ports)
         self.pipeline, interned = compact_pipeline(n_tables, self.view)
         self.tables = cast(list[CompactTable], self.pipeline.tables)
@@ -207,8 +225,8 @@ class Worker:
         self.loops += 1
         self._drain_control(now)
         got = 0
-        run, out = self.cache.run, self.cache.out
-        for no, port in self.ports.items():
+        run, out, live = self.cache.run, self.cache.out, self.live
+        for no, port in live.items():
             frames = port.recv_batch(self.batch)
             if not frames:
                 continue
@@ -221,7 +239,7 @@ class Worker:
                     self.pin_dropped += 1
             for out_no, lst in out.items():
                 if lst:
-                    dst = self.ports.get(out_no)
+                    dst = live.get(out_no)
                     if dst is not None:
                         dst.send_batch(lst)
                     lst.clear()
@@ -243,8 +261,29 @@ class Worker:
             got = self.step(now)
             if got < self.batch:
                 self.idle_polls += 1
-                self._poll.poll(self.idle_ms if got == 0 else 0)
+                self.wait(self.idle_ms if got == 0 else 0)
         self._export(clock())
+
+    def wait(self, timeout_ms: int) -> None:
+        """Sleep in ``poll()`` until a descriptor is ready; consume error events (module doc)."""
+        for fd, ev in self._poll.poll(timeout_ms):
+            if ev & _BAD:
+                self._fd_error(fd, ev)
+
+    def _fd_error(self, fd: int, ev: int) -> None:
+        no = self._fd_port.get(fd)
+        if no is None:  # the control socket: the agent is gone
+            self.running = False
+            return
+        err, gone = _socket_state(fd) if not ev & select.POLLNVAL else (errno.EBADF, True)
+        if not gone and not ev & select.POLLHUP:
+            return  # e.g. ENETDOWN of a link going down: read, so poll() stops reporting it
+        self._poll.unregister(fd)
+        del self._fd_port[fd]
+        port = self.live.pop(no)
+        self.gone.add(no)
+        port.close()
+        self._send_up(("port", no, "gone", err), force=True)
 
     # --- counters --------------------------------------------------------------------
     def _export_flows(self, now: float) -> None:
@@ -296,6 +335,19 @@ class Worker:
             o = base + i * len(PORT_FIELDS)
             arr[o : o + len(row)] = memoryview(_pack(row)).cast("q")
         arr[0] = self.replica.version  # last: a reader seeing the version sees the rest
+
+
+def _socket_state(fd: int) -> tuple[int, bool]:
+    """(pending socket error, now cleared; whether a packet socket lost its device)."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as s:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if s.family != socket.AF_PACKET:
+                return err, False
+            # bound to an unregistered device: the kernel reports ifindex -1, no name
+            return err, not s.getsockname()[0]
+    except OSError as exc:
+        return exc.errno or errno.EBADF, True
 
 
 def _trim() -> None:

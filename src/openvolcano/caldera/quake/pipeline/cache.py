@@ -40,11 +40,15 @@ tuple of slices of exactly the needed runs (about twice the cost). The
 cache starts contiguous and switches to gapped for good when misses are
 caused by those volatile bytes (a miss whose gapped key was already seen:
 real TCP traffic with a changing IP id); see :meth:`FlowCache._note_miss`.
+The switch keeps every program (:meth:`FlowCache._rekey`): a contiguous key
+holds every needed byte, so its gapped key is a slice of it, and keys that
+differed only in other bytes have the same program.
 
-*Programs.* On a miss the frame goes through the full pipeline (exact
-semantics, counters included) and then the walk is *compiled* for the
-following frames with the same key: the table entries hit, and a list of
-byte operations (splices at fixed offsets) and emits (output ports). Only
+*Programs.* On a miss the walk is *compiled* for the frames with the
+frame's key: the table entries hit, and a list of byte operations (splices
+at fixed offsets) and emits (output ports); the frame itself is then
+forwarded by its new program, exactly as a hit (the full pipeline runs once
+more only for slow keys, frames of other layouts and malformed ones). Only
 this subset compiles: instructions APPLY/WRITE/CLEAR_ACTIONS,
 WRITE_METADATA, GOTO_TABLE; actions output to a port number or IN_PORT,
 set-field eth_dst/eth_src/vlan_vid/vlan_pcp, push_vlan, pop_vlan. Anything
@@ -236,6 +240,7 @@ class FlowCache:
         self.out: dict[int, list[bytes]] = {}
         self.gapped = False
         self.hits = self.misses = self.slow = self.evictions = self.invalidations = 0
+        self.rekeys = 0  # switches to gapped keys (programs kept)
         self._by_port: dict[int, dict[Any, Program]] = {}
         self._size = 0
         # Bitmap of recent misses' gapped-key hashes (contiguous mode): a statistic, so a
@@ -364,28 +369,25 @@ class FlowCache:
         progs: dict[Any, Program],
         pins: list[PacketInDecision],
     ) -> None:
-        res = self.pipeline.process(in_port, f, now)
-        for o in res.outputs:
-            self.outlist(o.port).append(o.data)
-        if res.packet_ins:
-            pins.extend(res.packet_ins)
         if found is not None:  # a slow key, or a frame too short for its program
             self.slow += 1
+            self._process(in_port, f, now, pins)
             return
         self.misses += 1
         prof = self.profile
-        if not prof.standard(f):
-            self.slow += 1
-            return
-        if len(f) < prof.minlen(f):
-            self.slow += 1  # truncated: never let it decide for well-formed frames
+        if not prof.standard(f) or len(f) < prof.minlen(f):
+            self.slow += 1  # other layout, or truncated: never let it decide for good frames
+            self._process(in_port, f, now, pins)
             return
         key = prof.gapped(f) if self.gapped else f[prof.lo : prof.hi]
         if not self.gapped and self._note_miss(prof.gapped(f), now):
+            self._process(in_port, f, now, pins)
             return  # switched to gapped keys: the cache was emptied
         prog = self._compile(in_port, f)
-        if prog is None:
-            return
+        if prog is None or prog.minlen == _SLOW_MINLEN:  # no verdict, or uncacheable
+            self._process(in_port, f, now, pins)
+            if prog is None:
+                return
         if self._size >= self.capacity:
             self.evictions += 1
             self.flush(now)
@@ -393,8 +395,26 @@ class FlowCache:
                 d.clear()
             self._forget()
             self._size = 0
-        progs[key] = self._value(prog)
-        self._size += 1
+        if key not in progs:  # (present: a batch that began before a switch to gapped keys)
+            self._size += 1
+        value = progs[key] = self._value(prog)
+        if prog.minlen != _SLOW_MINLEN:
+            self._hit_one(value, f)  # the new program forwards the frame that made it
+
+    def _process(self, in_port: int, f: bytes, now: float, pins: list[PacketInDecision]) -> None:
+        """The full pipeline for one frame (outputs to :attr:`out`, packet-ins to ``pins``)."""
+        res = self.pipeline.process(in_port, f, now)
+        for o in res.outputs:
+            self.outlist(o.port).append(o.data)
+        if res.packet_ins:
+            pins.extend(res.packet_ins)
+
+    def _hit_one(self, value: Any, f: bytes) -> None:
+        """Run a cached program (what :meth:`_value` stored) on one frame, as a hit does."""
+        p: Program = value
+        p.n += 1
+        p.nb += len(f)
+        _emit(p, f)
 
     # Hooks for a cache that stores some programs in a more compact form (fastpath).
     def _value(self, prog: Program) -> Any:
@@ -414,13 +434,31 @@ class FlowCache:
         if self._seen[byte] & bit:
             self._volatile += 1
             if self._volatile >= _VOLATILE_MIN and self._volatile * 4 >= self._misses_gen:
-                self.invalidate(now)
-                self.gapped = True
+                self._rekey(now)
                 return True
         elif self._seen_n < _SEEN_MAX:  # beyond: false positives would exceed ~6 %
             self._seen[byte] |= bit
             self._seen_n += 1
         return False
+
+    def _rekey(self, now: float) -> None:
+        """Switch to gapped keys *keeping* every program: a contiguous key holds every needed
+        byte, so its gapped key is a slice of it; keys that differed only in other bytes have
+        the same program (one is kept, counters flushed first)."""
+        self.flush(now)
+        lo = self.profile.lo
+        kf = operator.itemgetter(*(slice(a - lo, b - lo) for a, b in self.profile.runs))
+        size = 0
+        for progs in self._by_port.values():
+            items = list(progs.items())
+            progs.clear()  # in place: a batch in progress keeps a reference to its dict
+            for key, value in items:
+                progs[kf(key)] = value
+            size += len(progs)
+        self._size = size
+        self._misses_gen = self._volatile = 0
+        self.gapped = True
+        self.rekeys += 1
 
     # --- the compiler -------------------------------------------------------------
     def _compile(self, in_port: int, frame: bytes) -> Program | None:
@@ -566,6 +604,17 @@ class FlowCache:
 
 _COMPILABLE_INS = {InstructionApplyActions, InstructionClearActions, InstructionWriteActions,
                    InstructionWriteMetadata, InstructionGotoTable}  # fmt: skip
+
+
+def _emit(p: Program, f: bytes) -> None:
+    """A hit's output for one frame."""
+    k = p.kind
+    if k == _OUT:
+        p.out.append(f)  # type: ignore[union-attr]
+    elif k == _HDR:
+        p.out.append(p.hdr + f[p.cut :])  # type: ignore[union-attr]
+    elif k == _OPS:
+        _run_ops(p, f)
 
 
 def _run_ops(p: Program, f: bytes) -> None:

@@ -19,8 +19,12 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @app.callback(invoke_without_command=True)
 def magma(
     listen: Annotated[
-        str, typer.Option(help="OpenFlow listen address [tcp:]HOST:PORT")
-    ] = "tcp:0.0.0.0:6653",
+        str,
+        typer.Option(
+            help="OpenFlow listen address tcp:HOST:PORT, ssl:HOST:PORT (TLS) or HOST:PORT "
+            "(TLS when --tls-cert is given)"
+        ),
+    ] = "0.0.0.0:6653",
     api: Annotated[str, typer.Option(help="REST API address HOST:PORT")] = "127.0.0.1:8080",
     role: Annotated[
         str,
@@ -30,9 +34,18 @@ def magma(
         ),
     ] = "equal",
     generation_id: Annotated[int, typer.Option(min=0, help="role generation id")] = 0,
-    tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM)")] = None,
-    tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM)")] = None,
-    tls_ca: Annotated[str | None, typer.Option(help="CA that must sign switch certs")] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", "--cert", help="TLS certificate (PEM)")
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option("--tls-key", "--key", help="TLS private key (PEM, unencrypted)")
+    ] = None,
+    tls_ca: Annotated[
+        str | None,
+        typer.Option(
+            "--tls-ca", "--ca", help="CA that must sign switch certificates (else none asked)"
+        ),
+    ] = None,
     lldp_interval: Annotated[
         float, typer.Option(min=0, help="seconds between LLDP probes (0: off)")
     ] = 2.0,
@@ -48,16 +61,19 @@ def magma(
 ) -> None:
     """StratoV's OpenFlow 1.3 controller: keeps every switch equal to the desired state."""
     from openvolcano.stratov.magma.controller import MagmaConfig
-    from openvolcano.stratov.magma.daemon import parse_listen, run, tls_context
+    from openvolcano.stratov.magma.daemon import listen_tls, parse_listen, run, tls_context
 
     try:
         if role not in ("equal", "master", "slave", "auto"):
             raise typer.BadParameter(f"--role {role!r}: expected equal, master, slave or auto")
         if (tls_cert is None) != (tls_key is None):
             raise typer.BadParameter("--tls-cert and --tls-key go together")
-        of_host, of_port = parse_listen(listen, 6653)
+        if tls_ca is not None and tls_cert is None:
+            raise typer.BadParameter("--tls-ca needs --tls-cert and --tls-key")
+        of_host, of_port = parse_listen(listen, 6653, schemes=("tcp", "ssl"))
         api_host, api_port = parse_listen(api, 8080)
-        ctx = tls_context(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None
+        tls = listen_tls(listen, tls_cert)
+        ctx = tls_context(tls_cert, tls_key, tls_ca) if tls and tls_cert and tls_key else None
         cfg = MagmaConfig(
             host=of_host, port=of_port, ssl=ctx, role=role, generation_id=generation_id,
             lldp_interval=lldp_interval, learn_hosts=not no_host_learning,

@@ -8,6 +8,12 @@ then stop both (sessions are closed; switches keep their flows - in
 magma comes back). The desired state lives in a SQLite file
 (:class:`~.store.DesiredStore`, ``--state-db``) opened before anything
 listens, so a restarted magma - also after SIGKILL - programs the same state.
+
+TLS (:func:`listen_tls`, :func:`tls_context`): ``ssl:`` needs a certificate,
+``tcp:`` refuses one, an unprefixed address is TLS exactly when one is given.
+The server context is TLS 1.2+; with a CA, switches must present a
+certificate signed by that CA alone (no system trust store). Every bad
+certificate, key or CA file is one :class:`InvalidInput` naming the file.
 """
 
 from __future__ import annotations
@@ -29,31 +35,80 @@ from .controller import Magma, MagmaConfig
 from .standby import Lease, run_election
 from .store import DesiredStore
 
-__all__ = ["parse_listen", "run", "tls_context"]
+__all__ = ["listen_tls", "parse_listen", "run", "tls_context"]
 
 
-def parse_listen(spec: str, default_port: int) -> tuple[str, int]:
-    """``tcp:HOST:PORT``, ``HOST:PORT`` or ``HOST`` -> (host, port)."""
-    text = spec.removeprefix("tcp:").removeprefix("ssl:")
+_SCHEMES = ("tcp", "ssl")
+
+
+def parse_listen(
+    spec: str, default_port: int, *, schemes: tuple[str, ...] = ("tcp",)
+) -> tuple[str, int]:
+    """``tcp:HOST:PORT``, ``HOST:PORT`` or ``HOST`` -> (host, port); prefixes among ``schemes``."""
+    scheme, text = _split_scheme(spec)
+    if scheme is not None and scheme not in schemes:
+        raise InvalidInput(f"bad address {spec!r}: {scheme}: is not allowed here")
     host, sep, port = text.rpartition(":")
-    if not sep:
+    if not sep or "]" in port:
         host, port = text, str(default_port)
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InvalidInput(f"bad listen address {spec!r}: expected [tcp:]HOST:PORT")
+        prefix = "[" + "|".join(f"{s}:" for s in schemes) + "]"
+        raise InvalidInput(f"bad address {spec!r}: expected {prefix}HOST:PORT")
     return host, int(port)
 
 
+def _split_scheme(spec: str) -> tuple[str | None, str]:
+    head, sep, rest = spec.partition(":")
+    if sep and head in _SCHEMES:
+        return head, rest
+    return None, spec
+
+
+def listen_tls(spec: str, cert: str | None) -> bool:
+    """Whether ``--listen spec`` is TLS: ``ssl:`` needs a cert, ``tcp:`` refuses one,
+    no prefix follows the cert. Raises :class:`InvalidInput` on a contradiction."""
+    scheme, _ = _split_scheme(spec)
+    if scheme == "ssl" and cert is None:
+        raise InvalidInput(f"--listen {spec}: TLS needs --tls-cert and --tls-key")
+    if scheme == "tcp" and cert is not None:
+        raise InvalidInput(f"--listen {spec} is plain TCP but --tls-cert is given: use ssl:")
+    return cert is not None
+
+
+def _refuse_password() -> bytes:
+    raise InvalidInput("the TLS key is encrypted: give an unencrypted PEM key")
+
+
 def tls_context(cert: str, key: str, ca: str | None = None) -> ssl.SSLContext:
-    """Server TLS for the OpenFlow channel; with ``ca``, switches must present a cert it signed."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    """Server TLS (1.2+) for the OpenFlow channel.
+
+    With ``ca``, a switch must present a certificate signed by that CA - and only that
+    CA: the system's trust store is not loaded. Every failure is one :class:`InvalidInput`
+    naming the file.
+    """
+    for what, path in (("certificate", cert), ("key", key), ("CA", ca)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise InvalidInput(f"cannot read TLS {what} {path}: {e.strerror or e}") from None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        ctx.load_cert_chain(cert, key)
-        if ca is not None:
+        ctx.load_cert_chain(cert, key, password=_refuse_password)
+    except ssl.SSLError as e:
+        raise InvalidInput(
+            f"TLS certificate {cert} and key {key} are not a matching PEM pair ({e.reason or e})"
+        ) from None
+    if ca is not None:
+        try:
             ctx.load_verify_locations(ca)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as e:
-        raise InvalidInput(f"cannot load TLS certificate/key: {e}") from None
+        except ssl.SSLError as e:
+            raise InvalidInput(f"TLS CA {ca} is not a PEM certificate ({e.reason or e})") from None
+        ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 

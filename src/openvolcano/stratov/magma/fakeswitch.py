@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 
 from openvolcano.ofp import consts as c
@@ -87,8 +88,8 @@ class FakeSwitch:
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def connect(self, host: str, port: int) -> None:
-        reader, self._writer = await asyncio.open_connection(host, port)
+    async def connect(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> None:
+        reader, self._writer = await asyncio.open_connection(host, port, ssl=tls)
         self._writer.write(self._conn.data_to_send())  # our HELLO
         self._task = asyncio.create_task(self._run(reader))
 

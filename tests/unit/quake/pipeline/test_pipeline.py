@@ -516,3 +516,14 @@ def test_packet_out_table_and_trace_is_side_effect_free(pl: Pipeline) -> None:
     assert [t.lookup_count for t in pl.table_stats()] == before
     assert pl.flow_stats(0)[0].packet_count == 1
     assert pl.aggregate_stats() == (1, len(fr.arp_frame()), 1)
+
+
+def test_trace_names_a_drop_only_when_nothing_was_sent(pl: Pipeline) -> None:
+    pl.apply_flow_mod(FlowMod(priority=2, match=Match.of(in_port=1), instructions=apply(out(2))), 0)
+    pl.apply_flow_mod(FlowMod(priority=1, match=Match.of(in_port=3)), 0)
+    sent = pl.trace(1, fr.arp_frame(), 0)
+    assert sent.ports == [2]
+    assert sent.trace.drops == []
+    dropped = pl.trace(3, fr.arp_frame(), 0)
+    assert dropped.ports == []
+    assert dropped.trace.drops == ["empty action set"]

@@ -208,7 +208,8 @@ class Datapath:
         if any(isinstance(a, ActionGroup) for a in ordered):
             ordered = [a for a in ordered if not isinstance(a, ActionOutput)]
         res.trace.action_set = [_fmt(a) for a in ordered]
-        if not ordered:
+        if not ordered and not res.outputs and not res.packet_ins:
+            # A drop only if nothing was sent by apply-actions either.
             res.trace.drops.append("empty action set")
         assert entry is not None
         step = res.trace.steps[-1]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.base import Message, register
@@ -34,6 +34,8 @@ from openvolcano.ofp.wire import Reader, check_uint
 __all__ = [
     "MP_HEADER",
     "EmptyMultipartRequest",
+    "EntryListReply",
+    "EntryListRequest",
     "MultipartReply",
     "MultipartRequest",
     "decode_entries",
@@ -126,6 +128,30 @@ class EmptyMultipartRequest(MultipartRequest):
         return cls(xid=xid, flags=flags)
 
 
+class _Entry(Protocol):
+    """A list-body entry: ``decode(r)`` consumes exactly one entry."""
+
+    @classmethod
+    def decode(cls, r: Reader) -> Any: ...
+
+    def encode(self) -> bytes: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryListRequest(MultipartRequest):
+    """A multipart request whose body is a list of ``entry`` structures."""
+
+    entry: ClassVar[type[_Entry]]
+    body: tuple[Any, ...] = ()
+
+    def encode_mp_body(self) -> bytes:
+        return encode_entries(self.body)
+
+    @classmethod
+    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
+        return cls(xid=xid, flags=flags, body=decode_entries(r, cls.entry.decode))
+
+
 @dataclass(frozen=True, kw_only=True)
 class MultipartReply(Message):
     """Base of every OFPT_MULTIPART_REPLY; ``flags`` is 0 or ``OFPMPF_REPLY_MORE``."""
@@ -169,6 +195,21 @@ _REPLIES: dict[int, type[MultipartReply]] = {}
 
 _Q = TypeVar("_Q", bound=type[MultipartRequest])
 _P = TypeVar("_P", bound=type[MultipartReply])
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryListReply(MultipartReply):
+    """A multipart reply whose body is a list of ``entry`` structures (one per flow, port...)."""
+
+    entry: ClassVar[type[_Entry]]
+    body: tuple[Any, ...] = ()
+
+    def encode_mp_body(self) -> bytes:
+        return encode_entries(self.body)
+
+    @classmethod
+    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
+        return cls(xid=xid, flags=flags, body=decode_entries(r, cls.entry.decode))
 
 
 def register_request(cls: _Q) -> _Q:

@@ -28,6 +28,7 @@ from openvolcano.ofp import consts as c
 from openvolcano.ofp.errors import OFPEncodeError
 from openvolcano.ofp.multipart.base import (
     EmptyMultipartRequest,
+    EntryListReply,
     MultipartReply,
     MultipartRequest,
     decode_entries,
@@ -185,18 +186,12 @@ class GroupStats:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class GroupStatsReply(MultipartReply):
+class GroupStatsReply(EntryListReply):
     """OFPMP_GROUP reply: one entry per group."""
 
     mp_type: ClassVar[int] = c.OFPMP_GROUP
+    entry: ClassVar[type[GroupStats]] = GroupStats
     body: tuple[GroupStats, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, GroupStats.decode))
 
 
 # --- OFPMP_GROUP_DESC ---------------------------------------------------------
@@ -250,18 +245,12 @@ class GroupDesc:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class GroupDescReply(MultipartReply):
+class GroupDescReply(EntryListReply):
     """OFPMP_GROUP_DESC reply: one entry per group."""
 
     mp_type: ClassVar[int] = c.OFPMP_GROUP_DESC
+    entry: ClassVar[type[GroupDesc]] = GroupDesc
     body: tuple[GroupDesc, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, GroupDesc.decode))
 
 
 # --- OFPMP_GROUP_FEATURES -----------------------------------------------------
@@ -445,18 +434,12 @@ class MeterStats:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class MeterStatsReply(MultipartReply):
+class MeterStatsReply(EntryListReply):
     """OFPMP_METER reply: one entry per meter."""
 
     mp_type: ClassVar[int] = c.OFPMP_METER
+    entry: ClassVar[type[MeterStats]] = MeterStats
     body: tuple[MeterStats, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, MeterStats.decode))
 
 
 @register_request
@@ -506,18 +489,12 @@ class MeterConfig:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class MeterConfigReply(MultipartReply):
+class MeterConfigReply(EntryListReply):
     """OFPMP_METER_CONFIG reply: one entry per meter."""
 
     mp_type: ClassVar[int] = c.OFPMP_METER_CONFIG
+    entry: ClassVar[type[MeterConfig]] = MeterConfig
     body: tuple[MeterConfig, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, MeterConfig.decode))
 
 
 # --- OFPMP_METER_FEATURES -----------------------------------------------------

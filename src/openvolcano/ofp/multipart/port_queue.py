@@ -22,10 +22,8 @@ from typing import ClassVar, Self
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.multipart.base import (
     EmptyMultipartRequest,
-    MultipartReply,
+    EntryListReply,
     MultipartRequest,
-    decode_entries,
-    encode_entries,
     register_reply,
     register_request,
 )
@@ -148,18 +146,12 @@ class PortStats:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class PortStatsReply(MultipartReply):
+class PortStatsReply(EntryListReply):
     """OFPMP_PORT_STATS reply: one entry per port."""
 
     mp_type: ClassVar[int] = c.OFPMP_PORT_STATS
+    entry: ClassVar[type[PortStats]] = PortStats
     body: tuple[PortStats, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, PortStats.decode))
 
 
 # --- OFPMP_QUEUE --------------------------------------------------------------
@@ -244,18 +236,12 @@ class QueueStats:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class QueueStatsReply(MultipartReply):
+class QueueStatsReply(EntryListReply):
     """OFPMP_QUEUE reply: one entry per queue."""
 
     mp_type: ClassVar[int] = c.OFPMP_QUEUE
+    entry: ClassVar[type[QueueStats]] = QueueStats
     body: tuple[QueueStats, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, QueueStats.decode))
 
 
 # --- OFPMP_PORT_DESC ----------------------------------------------------------
@@ -271,15 +257,9 @@ class PortDescRequest(EmptyMultipartRequest):
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class PortDescReply(MultipartReply):
+class PortDescReply(EntryListReply):
     """OFPMP_PORT_DESC reply: one ``ofp_port`` per port."""
 
     mp_type: ClassVar[int] = c.OFPMP_PORT_DESC
+    entry: ClassVar[type[Port]] = Port
     body: tuple[Port, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, Port.decode))

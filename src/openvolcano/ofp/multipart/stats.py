@@ -26,10 +26,9 @@ from openvolcano.ofp import consts as c
 from openvolcano.ofp.instructions import Instruction, decode_instructions, encode_instructions
 from openvolcano.ofp.multipart.base import (
     EmptyMultipartRequest,
+    EntryListReply,
     MultipartReply,
     MultipartRequest,
-    decode_entries,
-    encode_entries,
     register_reply,
     register_request,
 )
@@ -270,18 +269,12 @@ class FlowStats:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class FlowStatsReply(MultipartReply):
+class FlowStatsReply(EntryListReply):
     """OFPMP_FLOW reply: one entry per flow."""
 
     mp_type: ClassVar[int] = c.OFPMP_FLOW
+    entry: ClassVar[type[FlowStats]] = FlowStats
     body: tuple[FlowStats, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, FlowStats.decode))
 
 
 @register_request
@@ -374,15 +367,9 @@ class TableStats:
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class TableStatsReply(MultipartReply):
+class TableStatsReply(EntryListReply):
     """OFPMP_TABLE reply: one entry per table."""
 
     mp_type: ClassVar[int] = c.OFPMP_TABLE
+    entry: ClassVar[type[TableStats]] = TableStats
     body: tuple[TableStats, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, TableStats.decode))

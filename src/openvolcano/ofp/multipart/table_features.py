@@ -38,9 +38,8 @@ from typing import ClassVar, Self
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.errors import OFPEncodeError
 from openvolcano.ofp.multipart.base import (
-    MultipartReply,
-    MultipartRequest,
-    decode_entries,
+    EntryListReply,
+    EntryListRequest,
     encode_entries,
     register_reply,
     register_request,
@@ -514,31 +513,19 @@ class TableFeatures:
 
 @register_request
 @dataclass(frozen=True, kw_only=True)
-class TableFeaturesRequest(MultipartRequest):
+class TableFeaturesRequest(EntryListRequest):
     """OFPMP_TABLE_FEATURES request: empty (query) or the full desired pipeline."""
 
     mp_type: ClassVar[int] = c.OFPMP_TABLE_FEATURES
+    entry: ClassVar[type[TableFeatures]] = TableFeatures
     body: tuple[TableFeatures, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, TableFeatures.decode))
 
 
 @register_reply
 @dataclass(frozen=True, kw_only=True)
-class TableFeaturesReply(MultipartReply):
+class TableFeaturesReply(EntryListReply):
     """OFPMP_TABLE_FEATURES reply: one entry per table."""
 
     mp_type: ClassVar[int] = c.OFPMP_TABLE_FEATURES
+    entry: ClassVar[type[TableFeatures]] = TableFeatures
     body: tuple[TableFeatures, ...] = ()
-
-    def encode_mp_body(self) -> bytes:
-        return encode_entries(self.body)
-
-    @classmethod
-    def decode_mp_body(cls, r: Reader, *, xid: int, flags: int) -> Self:
-        return cls(xid=xid, flags=flags, body=decode_entries(r, TableFeatures.decode))

@@ -15,6 +15,9 @@ Role: isolates what the issue's fast-path targets depend on in CPython.
 * Worker memory at 65,536 exact rules (target: <= 300 B per rule): a fresh
   (spawned) process applies the update as a worker does and fills its flow cache with
   one key per flow; RSS growth and tracemalloc (a second process) per rule.
+* Flow-counter export at 65,536 active exact rules: a worker's CPU (its own
+  thread) for one report to the agent, the agent's CPU to credit it, and the
+  bytes it puts on the control socket per rule.
 * ``--e2e`` (root): 10,000 flow-mods then a BARRIER_REQUEST over TCP to a
   running ``openvolcano quake --workers 1`` until the BARRIER_REPLY (i.e.
   applied by the agent and acknowledged by the worker); baseline: the same
@@ -40,6 +43,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 import uuid
@@ -47,7 +51,7 @@ from collections.abc import Callable
 
 import psutil
 
-from openvolcano.caldera.quake.fastpath.compact import Record, RecordingPipeline
+from openvolcano.caldera.quake.fastpath.compact import FlowReport, Record, RecordingPipeline
 from openvolcano.caldera.quake.fastpath.compact_cache import CompactFlowCache
 from openvolcano.caldera.quake.fastpath.replica import Replica
 from openvolcano.caldera.quake.fastpath.table import compact_pipeline
@@ -272,6 +276,77 @@ def memory_rows(n: int) -> list[tuple[str, float]]:
     ]
 
 
+# --- flow-counter export (worker -> agent) ---------------------------------------------------
+def _drain(sock: socket.socket, got: list[bytes]) -> None:
+    """The agent's end: read every message until the worker's end is closed."""
+    while True:
+        raw = sock.recv(1 << 22)
+        if not raw:
+            return
+        got.append(raw)
+
+
+def flow_export_rows(n: int) -> list[tuple[str, float]]:
+    """CPU time of one flow-counter export with ``n`` active exact rules (worker thread only:
+    ``thread_time``; the agent's end is drained by another thread), and the agent's CPU to
+    credit what it received."""
+    agent = RecordingPipeline(254, StaticPorts([1, 2]))
+    for fm in flow_mods(n):
+        agent.apply_flow_mod(fm, 0.0)
+    a_host, a_sw = memory_pair("ha", "sa")
+    b_sw, b_host = memory_pair("sb", "hb")
+    for p in (a_host, a_sw, b_sw, b_host):
+        p.open()
+    agent_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    for s in (agent_end, worker_end):  # as the pool does
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+    w = Worker({1: a_sw, 2: b_sw}, n_tables=254, ctrl=worker_end)
+    recs = agent.pending
+    for i in range(0, len(recs), 512):
+        w.handle(("update", 1, recs[i : i + 512], i + 512 >= len(recs)), 0.0)
+    w._commit(0.0)
+    frames = [frame(i) for i in range(n)]
+    for i in range(0, n, 64):
+        w.cache.run(1, frames[i : i + 64], 1.0)
+        for lst in w.cache.out.values():
+            lst.clear()
+    w._export(1.0)  # folds the cache's counts into the rules
+    got: list[bytes] = []
+    while True:  # what the worker sent so far (its ack)
+        try:
+            agent_end.recv(1 << 22, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+    reader = threading.Thread(target=_drain, args=(agent_end, got))
+    reader.start()
+    gc.collect()
+    t0 = time.thread_time()
+    w._export_flows(2.0)
+    worker_s = time.thread_time() - t0
+    left = sum(int(x) for x in w.tables[0]._pk)
+    worker_end.shutdown(socket.SHUT_WR)
+    reader.join()
+    worker_end.close()
+    agent_end.close()
+    msgs = [pickle.loads(raw) for raw in got]
+    t0 = time.process_time()
+    credited = _credit(agent, msgs, 3.0)
+    agent_s = time.process_time() - t0
+    if left or credited != n:
+        raise RuntimeError(f"export incomplete: {left} packets left, {credited} of {n} credited")
+    wire = sum(len(raw) for raw in got)
+    return [
+        (f"worker: one flow-counter export, {n} active rules (ms CPU)", worker_s * 1e3),
+        ("agent: credit that report (ms CPU)", agent_s * 1e3),
+        (f"bytes on the control socket per rule ({len(got)} messages)", wire / n),
+    ]
+
+
+def _credit(agent: RecordingPipeline, msgs: list[tuple[object, ...]], now: float) -> int:
+    """What the agent does with the reports (pool.poll + FastQuakeSwitch.on_pool)."""
+    return sum(agent.credit(FlowReport._make(m[1:]), now) for m in msgs if m[0] == "flowc")
+
+
 # --- end to end over TCP ---------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -371,6 +446,10 @@ def main() -> None:
     print(f"{'worker memory':<64} {'bytes':>9}   (target <= {TARGET_BYTES} B/rule)")
     for label, v in memory_rows(args.flows):
         print(f"{label:<64} {v:>9.0f}")
+    print()
+    print(f"{'flow-counter export (workers -> agent)':<64} {'value':>9}")
+    for label, v in flow_export_rows(args.flows):
+        print(f"{label:<64} {v:>9.1f}")
     if args.e2e:
         print()
         print(f"{'end to end':<64} {'seconds':>9}")

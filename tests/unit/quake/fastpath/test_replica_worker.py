@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from openvolcano.caldera.quake.fastpath.compact import Record, RecordingPipeline
+from openvolcano.caldera.quake.fastpath.compact import FlowReport, Record, RecordingPipeline
 from openvolcano.caldera.quake.fastpath.replica import Replica, UpdateLog, encode_records
 from openvolcano.caldera.quake.fastpath.worker import COUNTER_FIELDS, Worker, counter_slots
 from openvolcano.caldera.quake.pipeline import Pipeline, StaticPorts
@@ -100,8 +100,9 @@ def test_worker_forwards_applies_updates_between_batches_and_exports_counters() 
         while True:
             up.append(pickle.loads(agent_end.recv(1 << 16)))
     assert ("ack", 1) in up
-    flows = [m[1] for m in up if m[0] == "flows"]
-    assert [(k[:2], n) for (k, n, _) in flows[0]] == [((0, 10), 10)]  # (table, prio), packets
+    flows = [FlowReport._make(m[1:]) for m in up if m[0] == "flowc"]
+    assert agent.credit(flows[0], 3.0) == 1
+    assert [(e.priority, e.packet_count) for e in agent.tables[0].entries()] == [(10, 10)]
     counters = dict(zip(COUNTER_FIELDS, memoryview(shm).cast("q").tolist(), strict=False))
     assert counters["version"] == 1
     assert counters["rx_frames"] == 20

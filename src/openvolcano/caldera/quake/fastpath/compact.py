@@ -37,6 +37,13 @@ reference-counted here: when no rule uses an instruction list any more it
 is forgotten on both sides (``unprog``), so rules that churn with distinct
 actions do not leak. Mask ids are never reused (masks are few).
 
+Counter reports come back in the same vocabulary: a worker names a rule
+by (table, mask id, packed key, priority) (:class:`FlowReport`), and the
+encoder keeps every shipped entry in a dict under that name (``index``:
+set on add and replace, dropped on delete and expiry; a modify keeps the
+match), so the agent resolves a report row with one dict lookup instead of
+unpacking keys into matches and searching its classifier.
+
 Invariants: records are produced only for changes the agent's pipeline
 applied (a refused flow-mod yields none), in the order it applied them; the
 encoder is pure (no I/O) and has a single owner, the agent.
@@ -44,7 +51,9 @@ encoder is pure (no I/O) and has a single owner, the agent.
 
 from __future__ import annotations
 
-from typing import cast
+import struct
+from array import array
+from typing import NamedTuple, cast
 
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.instructions import Instruction
@@ -56,12 +65,28 @@ from ..pipeline.core import DEFAULT_MAX_ENTRIES, DEFAULT_N_TABLES
 from ..pipeline.flowtable import FlowEntry
 from .table import MaskSpec, mask_spec, pack_values
 
-__all__ = ["Record", "RecordEncoder", "RecordingPipeline"]
+__all__ = ["FlowReport", "Record", "RecordEncoder", "RecordingPipeline"]
 
 Record = tuple[object, ...]
 # Keys per ``adds`` record: the pool ships records in chunks of a fixed count, so one
 # record must stay small (32 keys of a 5-tuple rule: ~1.2 KB pickled).
 ADDS_MAX = 32
+# The agent's index key of a rule: (table, mask id, priority) then the packed key, one bytes
+_HEAD = struct.Struct("=BIH")
+
+
+class FlowReport(NamedTuple):
+    """A worker's flow counter increments for rules of one table (``("flowc", ...)``,
+    :meth:`.worker.Worker._export_flows`): columns, one row per rule, in native ``array``
+    layouts (``priorities`` ``H``, ``mask_ids`` ``I``, ``packets``/``nbytes`` ``Q``)."""
+
+    table_id: int
+    version: int  # the worker's replica version when it sent the report
+    priorities: bytes
+    mask_ids: bytes
+    keys: list[bytes]  # packed keys
+    packets: bytes
+    nbytes: bytes
 
 
 class RecordEncoder:
@@ -72,6 +97,10 @@ class RecordEncoder:
         self.programs: dict[tuple[Instruction, ...], int] = {}
         self.refs: dict[int, int] = {}  # program id -> rules using it
         self._next_pid = 0
+        # Every entry shipped, by what workers call it (head + packed key, :data:`_HEAD`):
+        # resolves counter reports with one dict lookup. ~110 B per rule (a 71-byte key for
+        # a 5-tuple+MAC rule, and its dict slot).
+        self.index: dict[bytes, FlowEntry] = {}
 
     def key(
         self, key: MatchKey, out: list[Record], split: tuple[Mask, tuple[int, ...]] | None = None
@@ -84,6 +113,22 @@ class RecordEncoder:
             known = self.masks[mask] = (len(self.masks) + 1, mask_spec(mask))
             out.append(("mask", known[0], mask))
         return known[0], pack_values(known[1], values)
+
+    def resolve(self, r: FlowReport) -> list[tuple[FlowEntry, int, int]]:
+        """The entries a report names, with their increments (rules no longer known: left
+        out). No version check: see :meth:`RecordingPipeline.credit`."""
+        prios, mids, pks, bys = array("H"), array("I"), array("Q"), array("Q")
+        prios.frombytes(r.priorities)
+        mids.frombytes(r.mask_ids)
+        pks.frombytes(r.packets)
+        bys.frombytes(r.nbytes)
+        get, head, tid = self.index.get, _HEAD.pack, r.table_id
+        out = []
+        for p, m, k, dp, db in zip(prios, mids, r.keys, pks, bys, strict=True):
+            e = get(head(tid, m, p) + k)
+            if e is not None:
+                out.append((e, dp, db))
+        return out
 
     def _use(self, instructions: tuple[Instruction, ...], out: list[Record]) -> int:
         pid = self.programs.get(instructions)
@@ -107,6 +152,7 @@ class RecordEncoder:
         split: tuple[Mask, tuple[int, ...]] | None = None,
     ) -> None:  # fmt: skip
         mid, key = self.key(e.key, out, split)
+        self.index[_HEAD.pack(e.table_id, mid, e.priority) + key] = e  # replaces ``replaced``
         pid = self._use(e.instructions, out)
         attrs = (e.table_id, mid, e.priority, pid, e.cookie, e.idle_timeout, e.hard_timeout,
                  e.flags)  # fmt: skip
@@ -132,6 +178,9 @@ class RecordEncoder:
 
     def delete(self, e: FlowEntry, out: list[Record]) -> None:
         mid, key = self.key(e.key, out)
+        ikey = _HEAD.pack(e.table_id, mid, e.priority) + key
+        if self.index.get(ikey) is e:
+            del self.index[ikey]
         out.append(("del", e.table_id, mid, key, e.priority))
         self._release(e.instructions, out)
 
@@ -170,6 +219,24 @@ class RecordingPipeline(Pipeline):
         for e in entries:
             self.encoder.delete(e, self.pending)
         return out
+
+    def credit(self, report: FlowReport, now: float) -> int:
+        """Add a worker's counter report to the entries it names; how many were credited.
+
+        An entry is credited only if it was shipped in an update <= the report's version:
+        the worker counted under a replica that had this very entry, not an older one the
+        agent has since deleted and re-added with the same match and priority (its counts
+        are dropped, never misattributed). A worker names rules by (mask id, packed key,
+        priority), not by its slots, so a slot it reused cannot name another rule.
+        """
+        n, version = 0, report.version
+        for e, dp, db in self.encoder.resolve(report):
+            if e.version <= version:
+                e.packet_count += dp
+                e.byte_count += db
+                e.last_used = now
+                n += 1
+        return n
 
     def apply_group_mod(self, msg: GroupMod, now: float) -> list[FlowRemoved]:
         out = super().apply_group_mod(msg, now)  # flow deletions recorded first

@@ -32,8 +32,11 @@ the pipeline alone: property-tested in ``tests/unit/quake/fastpath``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any, cast
+
+from openvolcano.ofp import consts as c
 
 from ..pipeline import Pipeline
 from ..pipeline.cache import (
@@ -53,6 +56,20 @@ from .table import CompactTable, EntryView
 __all__ = ["CompactFlowCache"]
 
 _MAX_SHARED = 1 << 15  # shared programs per generation (the cprog column is int16)
+_INT = {int}
+# Where a field's packed value lies in a standard frame (KeyProfile): an exact (full-mask)
+# field whose OXM width equals its bytes there packs as the raw bytes themselves.
+_L2_BYTES = {c.OFPXMT_OFB_ETH_DST: (0, 6), c.OFPXMT_OFB_ETH_SRC: (6, 12),
+             c.OFPXMT_OFB_ETH_TYPE: (12, 14)}  # fmt: skip
+_L4_BYTES = {c.OFPXMT_OFB_TCP_SRC: (34, 36), c.OFPXMT_OFB_TCP_DST: (36, 38),
+             c.OFPXMT_OFB_UDP_SRC: (34, 36), c.OFPXMT_OFB_UDP_DST: (36, 38),
+             c.OFPXMT_OFB_SCTP_SRC: (34, 36), c.OFPXMT_OFB_SCTP_DST: (36, 38),
+             c.OFPXMT_OFB_ICMPV4_TYPE: (34, 35), c.OFPXMT_OFB_ICMPV4_CODE: (35, 36)}  # fmt: skip
+_IPV4_BYTES = {c.OFPXMT_OFB_IP_PROTO: (23, 24), c.OFPXMT_OFB_IPV4_SRC: (26, 30),
+               c.OFPXMT_OFB_IPV4_DST: (30, 34), **_L4_BYTES}  # fmt: skip
+# A subtable's raw plan: the key's pieces (bytes from the frame, or None = the in_port's
+# 4 bytes) and whether it reads L4 bytes (absent from non-first fragments).
+_Plan = tuple[tuple[tuple[int, int] | None, ...], bool]
 
 
 class CompactFlowCache(FlowCache):
@@ -62,12 +79,19 @@ class CompactFlowCache(FlowCache):
         self._t0 = cast(CompactTable, pipeline.tables[0])
         self._shared: list[Program] = []
         self._shared_ids: dict[tuple[object, ...], int] = {}
+        # (program id, in_port, minlen) -> shared program every key of such a rule runs
+        self._memo: dict[tuple[int, int, int], int] = {}
+        self._plans: dict[int, _Plan | None] = {}  # mask id -> raw plan (None: parse needed)
+        self.quick = 0  # misses resolved without compiling
+        self.whole_batches = 0  # batches forwarded by _run_batch
         super().__init__(pipeline, capacity)
 
     # --- compact values -------------------------------------------------------------
     def _forget(self) -> None:
         self._shared.clear()  # in place: a running batch holds the list
         self._shared_ids.clear()
+        self._memo.clear()
+        self._plans.clear()  # (a plan depends on the profile's layout)
         self._t0.reset_cprog()
 
     def _value(self, prog: Program) -> Any:
@@ -101,7 +125,90 @@ class CompactFlowCache(FlowCache):
             cprog[slot] = idx
         if cprog[slot] != idx:
             return prog  # this slot's other keys behave differently: a full program
+        # Every rule with these instructions behaves the same for frames of this in-port and
+        # layout (the key pins the layout, ``minlen`` the L4 header): see :meth:`_quick`.
+        self._memo[(self._t0._prog[slot], prog.in_port, prog.minlen)] = idx
         return slot
+
+    # --- misses without compiling ------------------------------------------------------------
+    def _quick(self, in_port: int, f: bytes) -> Any:
+        """Table 0's rule for ``f`` found from the raw bytes, if a rule with the same
+        instructions already has a shared program for this in-port and layout: its slot.
+
+        Sound because such a program depends only on the instructions, the in-port, the
+        port states (a change invalidates, which clears the memo) and the frame's layout
+        and ``minlen`` (both pinned by the key). ``f`` is standard and long enough
+        (checked by the caller), so its raw bytes are the parser's field values.
+        """
+        if not self._memo:
+            return None
+        s = self._direct(in_port, f)
+        if s is None:
+            return None
+        t0 = self._t0
+        idx = self._memo.get((t0._prog[s], in_port, self.profile.minlen(f)))
+        if idx is None:
+            return None
+        cp = t0.cprog[s]
+        if cp == -1:
+            t0.cprog[s] = idx
+        elif cp != idx:
+            return None  # this slot already runs another program: compile
+        self.quick += 1
+        return s
+
+    def _direct(self, in_port: int, f: bytes) -> int | None:
+        """:meth:`CompactTable.lookup_uncached` of table 0 on raw bytes (None: no rule, or a
+        subtable whose key needs the parser)."""
+        t0 = self._t0
+        frag = self.profile.layout == "ipv4" and bool(f[20] & 0x1F or f[21])
+        port = in_port.to_bytes(4, "big")
+        plans = self._plans
+        prio = t0._prio
+        best = best_prio = -1
+        for sub in t0._ordered():
+            if best >= 0 and best_prio >= sub.max_priority:
+                break
+            mid = sub.mask_id
+            if mid in plans:
+                plan = plans[mid]
+            else:
+                plan = plans[mid] = self._plan(sub.spec)
+            if plan is None:
+                return None
+            pieces, l4 = plan
+            if l4 and frag:
+                continue  # a non-first fragment has no L4 fields: no rule here matches
+            hit = sub.rules.get(b"".join([port if r is None else f[r[0] : r[1]] for r in pieces]))
+            if hit is None:
+                continue
+            slot = hit if hit.__class__ is int else hit[0]  # type: ignore[index]
+            p = prio[slot]
+            if best < 0 or p > best_prio:
+                best, best_prio = slot, p
+        return best if best >= 0 else None
+
+    def _plan(self, spec: tuple[tuple[int, int, int], ...]) -> _Plan | None:
+        """How to read a subtable's packed key from a standard frame (None: not by slicing)."""
+        where = _IPV4_BYTES | _L2_BYTES if self.profile.layout == "ipv4" else _L2_BYTES
+        pieces: list[tuple[int, int] | None] = []
+        l4 = False
+        for field, mask, bits in spec:
+            if mask != (1 << bits) - 1:
+                return None
+            if field == c.OFPXMT_OFB_IN_PORT:
+                pieces.append(None)
+                continue
+            r = where.get(field)
+            if r is None or 8 * (r[1] - r[0]) != bits:
+                return None
+            l4 |= field in _L4_BYTES
+            last = pieces[-1] if pieces else None
+            if last is not None and last[1] == r[0]:
+                pieces[-1] = (last[0], r[1])
+            else:
+                pieces.append(r)
+        return tuple(pieces), l4
 
     def _hit_one(self, value: Any, f: bytes) -> None:
         if value.__class__ is not int:
@@ -130,12 +237,14 @@ class CompactFlowCache(FlowCache):
         if progs is None:
             progs = self._by_port[in_port] = {}
         get = cast("dict[Any, Any]", progs).get  # a Program, or a slot number (see above)
-        pins: list[PacketInDecision] = []
-        hits = 0
         prof = self.profile
         gapped, kf, lo, hi = self.gapped, prof.gapped, prof.lo, prof.hi
         t0 = self._t0
         shared, cprog, pk, by = self._shared, t0.cprog, t0._pk, t0._by
+        if len(frames) > 1 and self._run_batch(frames, get, kf if gapped else None):
+            return []
+        pins: list[PacketInDecision] = []
+        hits = 0
         for f in frames:
             n = len(f)
             p = get(kf(f) if gapped else f[lo:hi])
@@ -165,3 +274,62 @@ class CompactFlowCache(FlowCache):
                 _run_ops(p, f)
         self.hits += hits
         return pins
+
+    def _run_batch(self, frames: Sequence[bytes], get: Any, kf: Any) -> bool:
+        """A whole batch whose frames all hit and run one shared program (one flow, or
+        many rules with the same actions: the common case under load), with C-level
+        ``map`` calls instead of a Python loop per frame. False: nothing done (the
+        per-frame loop runs it)."""
+        if kf is None:
+            prof = self.profile
+            kf = operator.itemgetter(slice(prof.lo, prof.hi))
+        n = len(frames)
+        if frames.count(frames[0]) == n:  # identical frames (one flow): one key, one value
+            vals = [get(kf(frames[0]))]
+            v0 = vals[0]
+            same = True
+        else:
+            vals = list(map(get, map(kf, frames)))
+            v0 = vals[0]
+            same = vals.count(v0) == n
+        t0 = self._t0
+        if v0.__class__ is int and same:  # one rule, one shared program
+            p = self._shared[t0.cprog[v0]]
+            lens = list(map(len, frames))
+            if min(lens) < p.minlen:
+                return False
+            nb = sum(lens)
+            t0._pk[v0] += n
+            t0._by[v0] += nb
+        elif None in vals or set(map(type, vals)) != _INT:
+            return False
+        else:  # several rules of table 0
+            if len(self._shared) == 1:  # every slot value runs the one shared program
+                p = self._shared[0]
+            else:
+                ids = set(map(t0.cprog.__getitem__, vals))
+                if len(ids) != 1:
+                    return False
+                p = self._shared[ids.pop()]
+            lens = list(map(len, frames))
+            if min(lens) < p.minlen:
+                return False
+            pk, by = t0._pk, t0._by
+            for s, ln in zip(vals, lens, strict=True):
+                pk[s] += 1
+                by[s] += ln
+            nb = sum(lens)
+        p.n += n
+        p.nb += nb
+        self.hits += n
+        self.whole_batches += 1
+        k = p.kind
+        if k == _OUT:
+            p.out.extend(frames)  # type: ignore[union-attr]
+        elif k == _HDR:
+            hdr, cut = p.hdr, p.cut
+            p.out.extend([hdr + f[cut:] for f in frames])  # type: ignore[union-attr]
+        elif k == _OPS:
+            for f in frames:
+                _run_ops(p, f)
+        return True

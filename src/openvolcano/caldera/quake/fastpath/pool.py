@@ -73,8 +73,9 @@ from ..pipeline.results import PacketInDecision
 from ..ports import _tpacket as tp
 from ..ports.base import PortBackend
 from ..ports.mmap import MmapPort, RingGeometry
+from .compact import FlowReport
 from .replica import Record, UpdateLog
-from .worker import COUNTER_FIELDS, PORT_FIELDS, FlowKey, Worker, counter_slots
+from .worker import COUNTER_FIELDS, PORT_FIELDS, Worker, counter_slots
 
 __all__ = ["PoolError", "WorkerPool", "fanout_program"]
 
@@ -195,7 +196,7 @@ class WorkerPool:
         self._handles: list[_Handle] = []
         # Collected by poll(), consumed by the agent shell:
         self.packet_ins: list[PacketInDecision] = []
-        self.flow_deltas: list[tuple[FlowKey, int, int]] = []  # (flow, packets, bytes)
+        self.flow_reports: list[FlowReport] = []  # flow counter increments, per table
         self.table_deltas: list[tuple[int, int, int]] = []  # (table, lookups, matches)
         self.port_events: list[tuple[int, int, str, int]] = []  # (worker, port, "gone", errno)
 
@@ -344,8 +345,8 @@ class WorkerPool:
                     released += self.log.ack(h.wid, msg[1])
                 elif msg[0] == "pin":
                     self.packet_ins.append(msg[1])
-                elif msg[0] == "flows":
-                    self.flow_deltas.extend(msg[1])
+                elif msg[0] == "flowc":
+                    self.flow_reports.append(FlowReport._make(msg[1:]))
                 elif msg[0] == "tables":
                     self.table_deltas.extend(msg[1])
                 elif msg[0] == "port":

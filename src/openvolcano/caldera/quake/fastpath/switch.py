@@ -294,16 +294,11 @@ class FastQuakeSwitch(QuakeSwitch):
             pool.packet_ins.clear()
             self.counters.packet_ins += len(pins)
             self.deliver(self.agent.publish(pins))
-        tables = self.fdp.pipeline.tables
-        for (tid, prio, key, version), dp, db in pool.flow_deltas:
-            rule = tables[tid].classifier.find_exact(key, prio)
-            # counted by a worker running ``version``: for this entry only if it was there
-            if rule is not None and rule.payload.version <= version:
-                e = rule.payload
-                e.packet_count += dp
-                e.byte_count += db
-                e.last_used = now
-        pool.flow_deltas.clear()
+        pipeline = self.fdp.pipeline
+        tables = pipeline.tables
+        for report in pool.flow_reports:
+            pipeline.credit(report, now)  # one dict lookup per rule; version-checked
+        pool.flow_reports.clear()
         for tid, dl, dm in pool.table_deltas:
             tables[tid].lookup_count += dl
             tables[tid].matched_count += dm

@@ -57,7 +57,9 @@ once); ``_order`` is exactly the non-empty subtables sorted by
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import compress
+from operator import itemgetter
 from typing import cast
 
 from openvolcano.ofp import consts as c
@@ -434,20 +436,51 @@ class CompactTable:
         return []  # the agent expires and ships the deletions
 
     # --- counters for the agent -------------------------------------------------------------
-    def counts(self) -> Iterator[tuple[int, int, int]]:
-        """``(slot, packets, bytes)`` not yet reported, for slots with any."""
-        pk, by = self._pk, self._by
-        for s in self.slots():
-            if pk[s] or by[s]:
-                yield s, pk[s], by[s]
+    # Reports name rules by (mask id, packed key, priority), never by slot: the agent resolves
+    # them in its own index (:class:`~.compact.RecordEncoder`). A slot's count columns only
+    # ever hold increments made under the rule now in it (``remove`` zeroes them; an ADD that
+    # replaces the same match+priority keeps them, as the agent does), and bytes are never
+    # counted without packets, so a free slot and a slot with nothing to report read 0 packets.
+    def counted(self) -> list[int]:
+        """Slots with packets not yet reported, ascending (a C-level scan of the column)."""
+        return list(compress(range(len(self._pk)), self._pk))
 
-    def take_counts(self, slot: int, packets: int, nbytes: int) -> None:
-        """Forget increments the agent has received."""
-        self._pk[slot] -= packets
-        self._by[slot] -= nbytes
+    def report(self, slots: Sequence[int]) -> tuple[bytes, bytes, list[bytes], bytes, bytes]:
+        """What the agent needs to credit ``slots`` (live, ascending): native arrays of
+        priorities (``H``), mask ids (``I``), packets and bytes (``Q``) as bytes, and the
+        packed keys (the table's own ``bytes`` objects). C-level copies only: a run of
+        consecutive slots (every rule active) is sliced, otherwise gathered by ``itemgetter``."""
+        if not slots:
+            return b"", b"", [], b"", b""
+        lo, hi = slots[0], slots[-1] + 1
+        if hi - lo == len(slots):  # a run of slots (ascending, distinct)
+            keys = cast(list[bytes], self._keys[lo:hi])
+            return (self._prio[lo:hi].tobytes(), self._mask[lo:hi].tobytes(), keys,
+                    self._pk[lo:hi].tobytes(), self._by[lo:hi].tobytes())  # fmt: skip
+        pick = itemgetter(*slots)  # >= 2 slots: a tuple
+        return (array("H", pick(self._prio)).tobytes(), array("I", pick(self._mask)).tobytes(),
+                list(pick(self._keys)), array("Q", pick(self._pk)).tobytes(),
+                array("Q", pick(self._by)).tobytes())  # fmt: skip
+
+    def take_counts(self, slots: Iterable[int] | None = None) -> None:
+        """Forget the increments of ``slots`` (every slot: None) once the agent has them. Call
+        in the same step as :meth:`report` (nothing counts in between)."""
+        pk, by = self._pk, self._by
+        if slots is None:  # in place: same length, so no reallocation
+            zeros = array("Q", bytes(8 * len(pk)))
+            pk[:] = zeros
+            by[:] = zeros
+            return
+        for s in slots:
+            pk[s] = by[s] = 0
+
+    def max_key_bytes(self) -> int:
+        """The longest packed key of any rule of the table (sizes report messages)."""
+        return max((sub.nbytes for sub in self._subs.values()), default=0)
 
     def flow_key(self, slot: int, version: int) -> tuple[int, int, MatchKey, int]:
-        """(table, priority, normalised match, ``version``): how the agent finds the rule."""
+        """(table, priority, normalised match, ``version``) of a slot, as the agent's classifier
+        knows it (tests and debugging; reports use :meth:`report`)."""
         return self.table_id, self._prio[slot], EntryView(self, slot).key, version
 
 

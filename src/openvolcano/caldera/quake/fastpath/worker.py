@@ -59,13 +59,12 @@ from collections.abc import Mapping
 from typing import cast
 
 from ..pipeline import StaticPorts
-from ..pipeline.classifier import MatchKey
 from ..ports.base import PortBackend
 from .compact_cache import CompactFlowCache
 from .replica import Replica
 from .table import CompactTable, compact_pipeline
 
-__all__ = ["COUNTER_FIELDS", "PORT_FIELDS", "FlowKey", "Worker", "counter_slots"]
+__all__ = ["COUNTER_FIELDS", "PORT_FIELDS", "Worker", "counter_slots"]
 
 COUNTER_FIELDS = ("version", "active", "loops", "idle_polls", "rx_frames", "cache_hits",
                   "cache_misses", "slow_path", "pin_sent", "pin_dropped", "updates",
@@ -88,9 +87,8 @@ def _libc() -> ctypes.CDLL | None:
 
 _LIBC = _libc()
 _BAD = select.POLLERR | select.POLLHUP | select.POLLNVAL
-_FLOW_CHUNK = 1024
-# (table_id, priority, normalised match, replica version the counts were made under)
-FlowKey = tuple[int, int, MatchKey, int]
+_FLOWC_BYTES = 1 << 16  # flow report message budget (pickled), see Worker._export_flows
+_FLOWC_RULE_BYTES = 40  # per rule: 22 bytes of arrays + the key's pickle framing, rounded up
 
 
 def counter_slots(n_ports: int) -> int:
@@ -287,7 +285,25 @@ class Worker:
 
     # --- counters --------------------------------------------------------------------
     def _export_flows(self, now: float) -> None:
-        """Send flow and table counter increments to the agent (what was not sent is kept)."""
+        """Send flow and table counter increments to the agent (what was not sent is kept).
+
+        Flow counts go per table, as ``("flowc", table, version, prios, mids, keys, packets,
+        bytes)``: the rules' priorities, mask ids and counts as native ``array`` bytes
+        (``H``, ``I``, ``Q``, ``Q``) and their packed keys, in messages of at most
+        :data:`_FLOWC_BYTES` (one SOCK_SEQPACKET send each, far below the socket buffers).
+        Building one costs C-level scans and copies of the table's columns: no per-rule
+        Python work, no key unpacking. A message sent is forgotten here (the slots it names
+        are zeroed: nothing counts between report and send); at the first one the agent
+        cannot take (full socket) the rest stays counted for the next report.
+
+        Correctness when a slot is freed or reused: a report names a rule by what the agent
+        calls it - (table, mask id, packed key, priority) - never by slot, and a slot's counts
+        were all made under the rule in it now (``CompactTable.remove`` zeroes them), so they
+        can only be credited to that rule. ``version`` (this replica's) guards the agent's
+        side: it credits its entry only if that entry was shipped in an update <= ``version``,
+        so counts of a rule the agent has since deleted and re-added (or replaced with
+        RESET_COUNTS) are dropped, never given to the newer entry.
+        """
         self._next_flow_export = now + self.flow_export_s
         if self.ctrl is None:
             return
@@ -296,17 +312,19 @@ class Worker:
             for tid, dl, dm in tables:
                 ol, om = self._table_base[tid]
                 self._table_base[tid] = (ol + dl, om + dm)
+        version = self.replica.version
         for t in self.tables:
             if not len(t):
                 continue
-            counts = list(t.counts())
-            for i in range(0, len(counts), _FLOW_CHUNK):
-                chunk = counts[i : i + _FLOW_CHUNK]
-                v = self.replica.version
-                if not self._send_up(("flows", [(t.flow_key(s, v), p, b) for s, p, b in chunk])):
+            slots = t.counted()
+            step = max(1, _FLOWC_BYTES // (t.max_key_bytes() + _FLOWC_RULE_BYTES))
+            for i in range(0, len(slots), step):
+                msg = ("flowc", t.table_id, version, *t.report(slots[i : i + step]))
+                if not self._send_up(msg):
+                    t.take_counts(slots[:i])  # the chunks sent before this one
                     return  # the agent is busy: the rest goes with the next report
-                for s, p, b in chunk:
-                    t.take_counts(s, p, b)
+            if slots:
+                t.take_counts()  # every slot with counts was sent: zero the columns at once
 
     def _table_deltas(self) -> list[tuple[int, int, int]]:
         out = []

@@ -383,11 +383,6 @@ class FlowCache:
         if not self.gapped and self._note_miss(prof.gapped(f), now):
             self._process(in_port, f, now, pins)
             return  # switched to gapped keys: the cache was emptied
-        prog = self._compile(in_port, f)
-        if prog is None or prog.minlen == _SLOW_MINLEN:  # no verdict, or uncacheable
-            self._process(in_port, f, now, pins)
-            if prog is None:
-                return
         if self._size >= self.capacity:
             self.evictions += 1
             self.flush(now)
@@ -395,10 +390,20 @@ class FlowCache:
                 d.clear()
             self._forget()
             self._size = 0
+        value = self._quick(in_port, f)  # the compact cache's shortcut, else compile
+        slow = False
+        if value is None:
+            prog = self._compile(in_port, f)
+            if prog is None or prog.minlen == _SLOW_MINLEN:  # no verdict, or uncacheable
+                self._process(in_port, f, now, pins)
+                if prog is None:
+                    return
+                slow = True
+            value = self._value(prog)
         if key not in progs:  # (present: a batch that began before a switch to gapped keys)
             self._size += 1
-        value = progs[key] = self._value(prog)
-        if prog.minlen != _SLOW_MINLEN:
+        progs[key] = value
+        if not slow:
             self._hit_one(value, f)  # the new program forwards the frame that made it
 
     def _process(self, in_port: int, f: bytes, now: float, pins: list[PacketInDecision]) -> None:
@@ -417,6 +422,10 @@ class FlowCache:
         _emit(p, f)
 
     # Hooks for a cache that stores some programs in a more compact form (fastpath).
+    def _quick(self, in_port: int, f: bytes) -> Any:
+        """A value for ``f``'s key found without compiling (None: compile). None here."""
+        return None
+
     def _value(self, prog: Program) -> Any:
         """What the key maps to: the program itself here."""
         return prog

@@ -93,7 +93,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--flows", default="1,16,64,256,4096,65536", help="flow counts for Fig. 6")
     ap.add_argument("--flows-size", default="imix", help="frame size(s) for Fig. 6")
     ap.add_argument("--setdst-flows", default="1,256", help="flow counts for Fig. 7")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="measurements per point and round")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every DUT this many times, interleaved (DUT a, DUT b, a, b...): medians"
+        " then compare DUTs measured minutes apart under the same machine noise",
+    )
     ap.add_argument("--warmup", type=float, default=1.5)
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--gen-cpu", type=int, default=0)
@@ -107,9 +114,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--rx-softirq",
-        choices=["dut", "gen"],
+        choices=["dut", "gen", "thread"],
         default="dut",
-        help="where the DUT in-port's kernel RX runs: dut (RPS to the DUT CPU, default) or gen",
+        help="where the DUT in-port's kernel RX runs: dut (RPS to the DUT CPU, default), gen"
+        " (generator CPU), thread (threaded NAPI kthread pinned to the DUT CPU, no RPS)",
     )
     ap.add_argument(
         "--dut-sched",
@@ -155,8 +163,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ):
         if bad:
             ap.error(f"{what}: {', '.join(map(str, bad))}")
-    if a.repeat < 1 or a.duration <= 0 or a.warmup < 0:
-        ap.error("--repeat must be >= 1, --duration > 0, --warmup >= 0")
+    if a.repeat < 1 or a.rounds < 1 or a.duration <= 0 or a.warmup < 0:
+        ap.error("--repeat and --rounds must be >= 1, --duration > 0, --warmup >= 0")
     return a
 
 
@@ -241,25 +249,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tb.build()
         log(f"test bed {tb.n.gen_ns}/{tb.n.dut_ns}/{tb.n.sink_ns}; {len(plan)} points per DUT")
-        for name in a.duts:
-            dut = make_dut(name, state)
-            why = dut.unavailable()
-            if why:
-                skipped[name] = why
-                log(f"SKIPPED {name}: {why}")
-                continue
-            tmp = state / f"{name}.jsonl"
-            try:
-                with tmp.open("w") as out:
-                    run_dut(dut, tb, plan, a, out)
-            except BenchError as exc:
-                skipped[name] = f"failed: {exc}"
-                log(f"FAILED {name}: {exc} (going on with the other DUTs)")
-            with tmp.open() as f:
-                new = [json.loads(x) for x in f if x.strip()]
-            rows += new
-            with runs_path.open("a") as f:
-                f.writelines(json.dumps(r) + "\n" for r in new)
+        for rnd in range(a.rounds):
+            for name in a.duts:
+                if name in skipped:
+                    continue
+                dut = make_dut(name, state)
+                why = dut.unavailable()
+                if why:
+                    skipped[name] = why
+                    log(f"SKIPPED {name}: {why}")
+                    continue
+                if a.rounds > 1:
+                    log(f"round {rnd + 1}/{a.rounds}: {name}")
+                tmp = state / f"{name}.jsonl"
+                try:
+                    with tmp.open("w") as out:
+                        run_dut(dut, tb, plan, a, out)
+                except BenchError as exc:
+                    skipped[name] = f"failed: {exc}"
+                    log(f"FAILED {name}: {exc} (going on with the other DUTs)")
+                with tmp.open() as f:
+                    new = [{**json.loads(x), "round": rnd} for x in f if x.strip()]
+                rows += new
+                with runs_path.open("a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in new)
     except BenchError as exc:
         print(f"quake_bench: {exc}", file=sys.stderr)
         return 1
@@ -272,13 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(cells)
     notes = "".join(f"\n* {d}: not measured - {why}" for d, why in skipped.items())
     cmd = "python -m benchmarks.quake_bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    rx = ("via RPS on the DUT CPU" if a.rx_softirq == "dut"
-          else "on the generator CPU (no RPS)")  # fmt: skip
+    rx = {"dut": "RX softirq via RPS on the DUT CPU", "gen": "RX softirq on the generator CPU"
+          " (no RPS)", "thread": "RX in a threaded-NAPI kthread pinned to the DUT CPU (no RPS)"
+          }[a.rx_softirq]  # fmt: skip
     header = (
         f"# quake benchmark results\n\n{datetime.datetime.now():%Y-%m-%d %H:%M}, `{cmd.strip()}`, "
         f"generator CPU {a.gen_cpu}, DUT CPU {a.dut_cpu}, control-plane CPU {tb.ctl_cpu}, "
-        f"rx_softirq={a.rx_softirq} (DUT in-port RX softirq {rx}), forwarding threads "
-        f"SCHED_{a.dut_sched.upper()}, {a.repeat} repeat(s) of "
+        f"rx_softirq={a.rx_softirq} (DUT in-port {rx}), forwarding threads "
+        f"SCHED_{a.dut_sched.upper()}, {a.rounds} round(s) x {a.repeat} repeat(s) of "
         f"{a.duration:g} s after {a.warmup:g} s warm-up; cells are medians.\n{notes}\n\n"
     )
     targets = ""

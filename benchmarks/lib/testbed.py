@@ -17,7 +17,11 @@ Method (same as the project's yardstick, ``../shared/bench``):
   receive work on the DUT CPU too, so the switch gets exactly one core, its
   own kernel RX included. ``rx_softirq="gen"``: no RPS on the in-port, its
   receive softirq runs on the generator CPU in trafgen's context (the
-  yardstick's sensitivity mode). ``ctl_cpu`` is where DUTs put their control
+  yardstick's sensitivity mode). ``rx_softirq="thread"``: no RPS, the
+  in-port's receive work runs in its threaded-NAPI kernel thread pinned to
+  the DUT CPU (quake's ``--rx-thread`` setting, applied to every DUT alike):
+  the switch still pays for it on its core, but as a thread its forwarding
+  threads can outrank (receive livelock, docs/benchmarks.md). ``ctl_cpu`` is where DUTs put their control
   plane (quake's agent process, OVS's ovsdb-server and non-forwarding
   threads): the generator CPU by default, see docs/benchmarks.md.
 * offered = G tx_packets + tx_dropped (tx_dropped: the DUT CPU's backlog was
@@ -50,6 +54,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from openvolcano.caldera.quake.ports.rxthread import napi_threads
 
 CLONE_NEWNET = 0x40000000
 FCS = 4
@@ -198,8 +204,8 @@ class Testbed:
         ctl_cpu: int | None = None,
         dut_sched: str = "other",
     ) -> None:
-        if rx_softirq not in ("dut", "gen"):
-            raise BenchError(f"rx_softirq must be dut or gen, got {rx_softirq!r}")
+        if rx_softirq not in ("dut", "gen", "thread"):
+            raise BenchError(f"rx_softirq must be dut, gen or thread, got {rx_softirq!r}")
         self.n = Names.fresh()
         self.state_dir = state_dir
         self.gen_cpu, self.dut_cpu = gen_cpu, dut_cpu
@@ -234,6 +240,8 @@ class Testbed:
                             (n.dut_ns, n.dut_out), (n.sink_ns, n.sink_if)):  # fmt: skip
                 run(["ip", "-n", ns, "link", "set", ifc, "up"])
             self.set_rps(n.dut_ns, n.dut_in, self.dut_cpu if rx_on_dut else None)
+            if self.rx_softirq == "thread":
+                self.rx_thread(n.dut_ns, n.dut_in, self.dut_cpu)
             self.set_rps(n.dut_ns, n.dut_out, self.dut_cpu)
             self.set_rps(n.sink_ns, n.sink_if, self.gen_cpu)
             self.set_rps(n.gen_ns, n.gen_if, self.gen_cpu)
@@ -253,6 +261,18 @@ class Testbed:
             self.close()
             raise
         return self
+
+    def rx_thread(self, ns: str, ifc: str, cpu: int) -> None:
+        """``ifc``'s receive work as a threaded-NAPI kthread pinned to ``cpu`` (GRO on: a
+        veth has NAPI only then; RPS is already off). The same for every DUT; see
+        docs/benchmarks.md "Overload"."""
+        run(self.nsx(ns, "ethtool", "-K", ifc, "gro", "on"))
+        run(self.nsx(ns, "sh", "-c", f"echo 1 > /sys/class/net/{ifc}/threaded"))
+        pids = napi_threads(ifc)
+        if not pids:
+            raise BenchError(f"{ifc}: no NAPI thread after enabling threaded NAPI")
+        for pid in pids:
+            os.sched_setaffinity(pid, {cpu})
 
     def set_rps(self, ns: str, ifc: str, cpu: int | None) -> None:
         mask = "0" if cpu is None else format(1 << cpu, "x")

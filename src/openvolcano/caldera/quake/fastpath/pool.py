@@ -20,7 +20,10 @@ Design:
 
 * Workers are forked one by one and each reports ``ready`` after joining its
   fanout groups, so fanout member index == worker id (the BPF program's
-  answer ``i`` means worker ``i``).
+  answer ``i`` means worker ``i``). With ``max_workers == 1`` there is no
+  fanout group at all (:attr:`WorkerPool.fanout`): nothing to steer, and the
+  kernel skips the per-frame BPF demux; the agent's send-only port sockets
+  then receive nothing (bound to no protocol).
 * Control: one ``SOCK_SEQPACKET`` socketpair per worker; the pool sends
   updates (chunked, applied by the worker only when the last chunk arrived),
   ``active`` flags and ``stop``; workers send ``ack``, ``ready``,
@@ -191,6 +194,9 @@ class WorkerPool:
         self.active = max_workers
         base = (os.getpid() * 7919) & 0xFFFF
         self.groups = {no: (base + i) & 0xFFFF for i, (_, no) in enumerate(self.ifaces)}
+        # One worker: nothing to steer, so no fanout group (the kernel then delivers each
+        # frame straight to the worker's socket, no BPF program per frame).
+        self.fanout = max_workers > 1
         self._slots = counter_slots(len(self.ifaces))
         self._shm = mmap.mmap(-1, 8 * self._slots * max_workers)
         self._handles: list[_Handle] = []
@@ -248,7 +254,8 @@ class WorkerPool:
             apply_sched(self.sched)
             for spec, no in self.ifaces:
                 name, ns = self.where(spec)
-                p = MmapPort(name, geometry=self.geometry, fanout_group=self.groups[no],
+                group = self.groups[no] if self.fanout else None
+                p = MmapPort(name, geometry=self.geometry, fanout_group=group,
                              fanout_mode=PACKET_FANOUT_CBPF, netns=ns,
                              vnet=self.geometry.block_size >= 1 << 17)  # fmt: skip
                 p.open()
@@ -297,6 +304,8 @@ class WorkerPool:
 
     def _steer(self) -> None:
         """Install the fanout program through a socket joined to each group as its last member."""
+        if not self.fanout:
+            return
         for spec, no in self.ifaces:
             name, ns = self.where(spec)
             probe = MmapPort(name, geometry=RingGeometry(block_size=1 << 12, block_nr=2),

@@ -102,9 +102,11 @@ class ControlPort(PortBackend):
             name,
             geometry=RingGeometry(block_size=1 << 12, block_nr=2),
             tx_mode="send",
-            fanout_group=pool.groups[port_no],
+            # in the group (after the workers: never chosen), or receiving nothing at all
+            fanout_group=pool.groups[port_no] if pool.fanout else None,
             fanout_mode=PACKET_FANOUT_CBPF,
             netns=netns,
+            receive=pool.fanout,
         )
         self.counters = PortCounters()
         self.gone = False  # a worker found the interface gone: down for good

@@ -98,7 +98,6 @@ def _offloaded(
 
 _RX_FRAME_HINT = 2048  # tp_frame_size of a V3 ring: only used by the kernel for sanity checks
 _TX_BLOCK_FRAMES = 64  # TX ring frames per block (the kernel wants page-multiple blocks)
-_VNET_PENDING = struct.Struct("=H")  # flags and gso_type of the virtio-net header: 0 = nothing
 _VNET_MIN_BLOCK = 1 << 17  # a 64 KiB GSO super-frame plus headers fits in one block
 
 
@@ -150,6 +149,7 @@ class MmapPort(PortBackend):
         qdisc_bypass: bool = True,
         netns: str | None = None,
         vnet: bool = False,
+        receive: bool = True,
     ) -> None:
         if tx_mode not in ("ring", "send"):
             raise ValueError(f"tx_mode must be 'ring' or 'send', got {tx_mode!r}")
@@ -163,6 +163,7 @@ class MmapPort(PortBackend):
         if vnet and self.geometry.block_size < _VNET_MIN_BLOCK:
             raise ValueError(f"vnet needs block_size >= {_VNET_MIN_BLOCK} (64 KiB super-frames)")
         self.vnet = vnet
+        self.receive = receive  # False: a send-only port (its RX socket is bound to no protocol)
         self.tx_mode = tx_mode
         self.fanout_group = fanout_group
         self.fanout_mode = fanout_mode
@@ -223,7 +224,7 @@ class MmapPort(PortBackend):
                 g.block_size, g.block_nr, _RX_FRAME_HINT, frames, g.retire_ms, 0, 0
             )
             rx.setsockopt(tp.SOL_PACKET, tp.PACKET_RX_RING, req)
-            rx.bind((self.name, tp.ETH_P_ALL))
+            rx.bind((self.name, tp.ETH_P_ALL if self.receive else 0))
             mreq = tp.PACKET_MREQ.pack(self.ifindex, tp.PACKET_MR_PROMISC, 0, b"")
             rx.setsockopt(tp.SOL_PACKET, tp.PACKET_ADD_MEMBERSHIP, mreq)
             if self.fanout_group is not None:
@@ -306,7 +307,7 @@ class MmapPort(PortBackend):
         bsz, bnr = self.geometry.block_size, self.geometry.block_nr
         unpack_hdr, unpack_blk = tp.TP3_HDR.unpack_from, tp.BLOCK_DESC.unpack_from
         append = out.append
-        vnet, vh, pending = self.vnet, VNET_HDR.size, _VNET_PENDING.unpack_from
+        vnet, vh = self.vnet, VNET_HDR.size  # vnet header bytes 0, 1: flags, gso_type (0: none)
         blk, left, pos = self._blk, self._left, self._pos
         nbytes = errors = 0
         while len(out) < max_frames:
@@ -327,7 +328,7 @@ class MmapPort(PortBackend):
                 start = pos + mac
                 if snap != length:  # truncated by the ring: never forward a partial frame
                     errors += 1
-                elif vnet and pending(ring, start - vh)[0]:  # offload work left: the slow path
+                elif vnet and (ring[start - vh] or ring[start - vh + 1]):  # offload work left
                     got, bad = _offloaded(ring, pos, start, snap, fstatus)
                     out += got
                     nbytes += sum(map(len, got))

@@ -319,6 +319,17 @@ class QuakeDut(Dut):
             self.proc = None
 
 
+class QuakeRxThreadDut(QuakeDut):
+    """The fast path with ``--rx-thread``: quake moves its ports' kernel receive work into
+    NAPI threads on the worker's CPU itself (useful in the ``dut`` RX mode, where the test
+    bed leaves that work in softirq context via RPS)."""
+
+    name = "quake-rxt"
+
+    def argv(self, tb: Testbed) -> list[str]:
+        return [*super().argv(tb), "--rx-thread"]
+
+
 class QuakeSingleDut(QuakeDut):
     """quake without the fast path (``--workers 0``): one process on the DUT CPU."""
 
@@ -329,6 +340,7 @@ class QuakeSingleDut(QuakeDut):
 DUTS: dict[str, type[Dut]] = {
     "quake": QuakeDut,
     "quake-w0": QuakeSingleDut,
+    "quake-rxt": QuakeRxThreadDut,
     "ovs": OvsDut,
     "bridge": BridgeDut,
     "bare": BareDut,

@@ -60,6 +60,13 @@ def quake(
     worker_cpus: str = typer.Option(
         "", "--worker-cpus", help="CPUs to pin workers to, comma separated (worker i: i-th, cyclic)"
     ),
+    rx_thread: bool = typer.Option(
+        False,
+        "--rx-thread",
+        help="run each port's kernel receive work in a NAPI thread pinned to the workers' CPUs"
+        " (threaded NAPI, GRO on, RPS off; restored at exit): with --worker-sched fifo the"
+        " switch no longer collapses under overload. Ports in quake's own namespace only",
+    ),
 ) -> None:
     """quake: the Caldera user-space OpenFlow 1.3 switch."""
     if ctx.invoked_subcommand is not None:
@@ -86,10 +93,12 @@ def quake(
             raise InvalidInput(f"bad --worker-sched {worker_sched!r}: expected other or fifo")
         if worker_sched != "other" and not workers:
             raise InvalidInput("--worker-sched needs --workers N (N >= 1)")
+        if rx_thread and not workers:
+            raise InvalidInput("--rx-thread needs --workers N (N >= 1)")
         if workers:  # the multi-process fast path (openvolcano.caldera.quake.fastpath)
             from openvolcano.caldera.quake.fastpath.switch import run_fastpath
 
-            run_fastpath(cfg, workers, cpus, worker_sched)
+            run_fastpath(cfg, workers, cpus, worker_sched, rx_thread)
         else:
             run(cfg)
     except OpenVolcanoError as exc:

@@ -131,10 +131,39 @@ def test_bad_port_is_one_clear_line(lab: Lab) -> None:
         (["--worker-sched", "fifo"], "quake: --worker-sched needs --workers N (N >= 1)"),
         (["--workers", "1", "--worker-cpus", "1,x"], "quake: bad --worker-cpus '1,x'"),
         (["--workers", "1", "--worker-cpus", "4096"], "quake: --worker-cpus: CPU 4096 is not"),
+        (["--rx-thread"], "quake: --rx-thread needs --workers N (N >= 1)"),
     ],
 )
 def test_fast_path_options_are_checked_in_one_clear_line(args: list[str], message: str) -> None:
     r = subprocess.run([OPENVOLCANO, "quake", *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.startswith(message)
+    assert "Traceback" not in r.stderr
+
+
+def _threaded(lab: Lab, port: str) -> str:
+    return lab.run("s1", ["cat", f"/sys/class/net/{lab.iface('s1', port)}/threaded"],
+                   check=True).stdout.strip()  # fmt: skip
+
+
+def test_rx_thread_sets_up_the_ports_forwards_and_restores_at_exit(lab: Lab) -> None:
+    """--rx-thread (docs/quake-fastpath.md): the ports' NAPI runs threaded while quake runs,
+    ping crosses the switch, and SIGTERM puts the interfaces back as they were."""
+    assert _threaded(lab, "p1") == "0"
+    proc = start_quake(lab, "--workers", "1", "--rx-thread", "--worker-sched", "fifo")
+    assert [_threaded(lab, p) for p in ("p1", "p2")] == ["1", "1"]
+    ofctl(lab, "add-flow", "priority=10,in_port=1,actions=output:2")
+    ofctl(lab, "add-flow", "priority=10,in_port=2,actions=output:1")
+    assert ping(lab)
+    assert lab.stop(proc) == 0
+    assert [_threaded(lab, p) for p in ("p1", "p2")] == ["0", "0"]
+
+
+def test_rx_thread_refuses_ports_in_other_namespaces_in_one_clear_line(lab: Lab) -> None:
+    port = f"{lab.iface('s1', 'p1')}@{lab.netns('s1')}"
+    r = subprocess.run([OPENVOLCANO, "quake", "--port", port, "--workers", "1", "--rx-thread"],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.startswith("quake: --rx-thread: ")
+    assert "own network namespace" in r.stderr
     assert "Traceback" not in r.stderr

@@ -59,6 +59,7 @@ from ..datapath import SwitchDatapath
 from ..pipeline import PacketInDecision
 from ..ports.base import PortBackend, PortCounters, PortFeatures
 from ..ports.mmap import MmapPort, RingGeometry
+from ..ports.rxthread import RxThread
 from ..trace import trace_request
 from .compact import RecordingPipeline
 from .pool import PACKET_FANOUT_CBPF, WorkerPool
@@ -216,6 +217,7 @@ class FastQuakeSwitch(QuakeSwitch):
         assert isinstance(agent.dp, FastSwitchDatapath)
         self.fdp: FastSwitchDatapath = agent.dp
         self.pool = pool
+        self.rx_threads: list[RxThread] = []  # ports set up by --rx-thread (restored at stop)
         self._held: dict[int, deque[tuple[Channel, Message]]] = {}
         self._publish_soon = False
         self.updates_published = 0
@@ -342,11 +344,14 @@ def start_fastpath(
     cpus: Sequence[int] = (),
     netns: str | None = None,
     sched: str = "other",
+    rx_thread: bool = False,
 ) -> FastQuakeSwitch:
     """Start the workers and build the switch for ``cfg`` (a :class:`~..daemon.QuakeConfig`,
     typed loosely: the daemon imports this module). ``cpus`` pins worker i to the i-th CPU
-    (cyclic); ``sched`` is the workers' scheduling policy (:class:`.pool.WorkerPool`). Call
-    from the running event loop; undo with :func:`stop_fastpath`."""
+    (cyclic); ``sched`` is the workers' scheduling policy (:class:`.pool.WorkerPool`);
+    ``rx_thread`` moves each port's kernel receive work into a NAPI thread pinned to the
+    workers' CPUs (:mod:`..ports.rxthread`, restored by :func:`stop_fastpath`). Call from the
+    running event loop; undo with :func:`stop_fastpath`."""
     from ..daemon import QuakeConfig
 
     assert isinstance(cfg, QuakeConfig)
@@ -356,8 +361,14 @@ def start_fastpath(
         raise InvalidInput("--local-port is not supported with --workers yet")
     pool = WorkerPool(cfg.ports, max_workers=workers, n_tables=cfg.n_tables, cpus=cpus,
                       netns=netns, sched=sched)  # fmt: skip
+    rx = [RxThread(name, cpus or sorted(os.sched_getaffinity(0))) for name, _ in cfg.ports
+          ] if rx_thread else []  # fmt: skip
     pool.start()
+    applied: list[RxThread] = []
     try:
+        for r in rx:
+            r.apply()
+            applied.append(r)
         dp = FastSwitchDatapath(n_tables=cfg.n_tables)
         dp.pool = pool
         agent = SwitchAgent(dp, cfg.dpid, fail_mode=cfg.fail_mode)
@@ -367,7 +378,10 @@ def start_fastpath(
         loop = asyncio.get_running_loop()
         for fd in pool.fds():
             loop.add_reader(fd, sw.on_pool)
+        sw.rx_threads = applied
     except BaseException:
+        for r in applied:
+            r.restore()
         pool.stop()
         raise
     return sw
@@ -380,6 +394,8 @@ def stop_fastpath(sw: FastQuakeSwitch) -> None:
         with contextlib.suppress(ValueError, OSError):
             loop.remove_reader(fd)
     sw.pool.stop()
+    for r in sw.rx_threads:
+        r.restore()
 
 
 async def serve_fastpath(
@@ -388,6 +404,7 @@ async def serve_fastpath(
     *,
     cpus: Sequence[int] = (),
     sched: str = "other",
+    rx_thread: bool = False,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run quake with ``workers`` worker processes until ``stop`` (or SIGTERM/SIGINT)."""
@@ -395,7 +412,7 @@ async def serve_fastpath(
     from .mgmt import start_mgmt_api
 
     assert isinstance(cfg, QuakeConfig)
-    sw = start_fastpath(cfg, workers, cpus=cpus, sched=sched)
+    sw = start_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread)
     loop = asyncio.get_running_loop()
     try:
         if stop is None:
@@ -417,6 +434,9 @@ async def serve_fastpath(
         stop_fastpath(sw)
 
 
-def run_fastpath(cfg: object, workers: int, cpus: Sequence[int] = (), sched: str = "other") -> None:
+def run_fastpath(
+    cfg: object, workers: int, cpus: Sequence[int] = (), sched: str = "other",
+    rx_thread: bool = False,
+) -> None:  # fmt: skip
     """Foreground entry point for ``openvolcano quake ... --workers N`` (N >= 1)."""
-    asyncio.run(serve_fastpath(cfg, workers, cpus=cpus, sched=sched))
+    asyncio.run(serve_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread))

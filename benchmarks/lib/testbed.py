@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from openvolcano.caldera.quake.ports.rxthread import napi_threads
+from openvolcano.caldera.quake.ports.rxthread import attach_xdp_pass, napi_threads
 
 CLONE_NEWNET = 0x40000000
 FCS = 4
@@ -263,10 +263,13 @@ class Testbed:
         return self
 
     def rx_thread(self, ns: str, ifc: str, cpu: int) -> None:
-        """``ifc``'s receive work as a threaded-NAPI kthread pinned to ``cpu`` (GRO on: a
-        veth has NAPI only then; RPS is already off). The same for every DUT; see
+        """``ifc``'s receive work as a threaded-NAPI kthread pinned to ``cpu``, as quake's
+        ``--rx-thread`` does (GRO on and a pass-through XDP program: a veth uses its NAPI
+        for every frame only then; RPS is already off). The same for every DUT; see
         docs/benchmarks.md "Overload"."""
         run(self.nsx(ns, "ethtool", "-K", ifc, "gro", "on"))
+        with in_netns(ns):  # a veth uses its NAPI for every frame only with XDP attached
+            attach_xdp_pass(ifc)
         run(self.nsx(ns, "sh", "-c", f"echo 1 > /sys/class/net/{ifc}/threaded"))
         pids = napi_threads(ifc)
         if not pids:

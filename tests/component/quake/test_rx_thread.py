@@ -1,5 +1,6 @@
-"""--rx-thread on a real veth: threaded NAPI pinned, GRO on, RPS off, frames still flow,
-everything restored; clear errors for what it cannot do.
+"""--rx-thread on a real veth: threaded NAPI pinned, GRO on, RPS off, the XDP pass program
+attached, frames still flow (through the NAPI thread), everything restored; clear errors for
+what it cannot do.
 
 The setup runs in a child started with ``ip netns exec`` (sysfs must show the
 namespace's interfaces, as for a quake started that way), which prints what it
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.root]
 
 _CHILD = textwrap.dedent(
     """
-    import json, os, socket, sys, time
+    import json, os, socket, subprocess, sys, time
     from pathlib import Path
     from openvolcano.caldera.quake.ports.mmap import MmapPort
     from openvolcano.caldera.quake.ports.rxthread import RxThread, _ethtool_gro
@@ -36,8 +37,10 @@ _CHILD = textwrap.dedent(
     rps.write_text("1\\n")  # as a test bed steering this port's RX to CPU 0
 
     def state():
+        link = subprocess.run(["ip", "link", "show", ifname], capture_output=True, text=True)
         return {"threaded": dev.joinpath("threaded").read_text().strip(),
-                "gro": _ethtool_gro(ifname, None), "rps": rps.read_text().strip()}
+                "gro": _ethtool_gro(ifname, None), "rps": rps.read_text().strip(),
+                "xdp": "prog/xdp" in link.stdout}
 
     before = state()
     rx = RxThread(ifname, [0])
@@ -82,12 +85,13 @@ def test_rx_thread_applies_pins_forwards_and_restores(netlab: Callable[..., Lab]
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["before"]["threaded"] == "0"
-    assert r["after"] == {"threaded": "1", "gro": 1, "rps": "0"}
+    assert r["after"] == {"threaded": "1", "gro": 1, "rps": "0", "xdp": True}  # veth: XDP pass
     assert r["affinity"]
     assert all(cpus == [0] for cpus in r["affinity"])
     assert r["got"] == 20
     assert r["same"]
     assert r["restored"] == r["before"]
+    assert not r["before"]["xdp"]
 
 
 def test_rx_thread_refuses_what_it_cannot_do() -> None:

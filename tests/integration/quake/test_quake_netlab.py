@@ -142,8 +142,11 @@ def test_fast_path_options_are_checked_in_one_clear_line(args: list[str], messag
 
 
 def _threaded(lab: Lab, port: str) -> str:
-    return lab.run("s1", ["cat", f"/sys/class/net/{lab.iface('s1', port)}/threaded"],
-                   check=True).stdout.strip()  # fmt: skip
+    """The port's threaded-NAPI setting, plus "+xdp" while an XDP program is attached."""
+    ifc = lab.iface("s1", port)
+    threaded = lab.run("s1", ["cat", f"/sys/class/net/{ifc}/threaded"], check=True).stdout
+    link = lab.run("s1", ["ip", "link", "show", ifc], check=True).stdout
+    return threaded.strip() + ("+xdp" if "prog/xdp" in link else "")
 
 
 def test_rx_thread_sets_up_the_ports_forwards_and_restores_at_exit(lab: Lab) -> None:
@@ -151,7 +154,7 @@ def test_rx_thread_sets_up_the_ports_forwards_and_restores_at_exit(lab: Lab) -> 
     ping crosses the switch, and SIGTERM puts the interfaces back as they were."""
     assert _threaded(lab, "p1") == "0"
     proc = start_quake(lab, "--workers", "1", "--rx-thread", "--worker-sched", "fifo")
-    assert [_threaded(lab, p) for p in ("p1", "p2")] == ["1", "1"]
+    assert [_threaded(lab, p) for p in ("p1", "p2")] == ["1+xdp", "1+xdp"]  # veth ports
     ofctl(lab, "add-flow", "priority=10,in_port=1,actions=output:2")
     ofctl(lab, "add-flow", "priority=10,in_port=2,actions=output:1")
     assert ping(lab)

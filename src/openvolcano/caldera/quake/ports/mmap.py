@@ -307,7 +307,8 @@ class MmapPort(PortBackend):
         bsz, bnr = self.geometry.block_size, self.geometry.block_nr
         unpack_hdr, unpack_blk = tp.TP3_HDR.unpack_from, tp.BLOCK_DESC.unpack_from
         append = out.append
-        vnet, vh = self.vnet, VNET_HDR.size  # vnet header bytes 0, 1: flags, gso_type (0: none)
+        # vnet header byte 0 = flags (bit 0 NEEDS_CSUM: work; DATA_VALID: none), 1 = gso_type
+        vnet, vh = self.vnet, VNET_HDR.size
         blk, left, pos = self._blk, self._left, self._pos
         nbytes = errors = 0
         while len(out) < max_frames:
@@ -328,7 +329,7 @@ class MmapPort(PortBackend):
                 start = pos + mac
                 if snap != length:  # truncated by the ring: never forward a partial frame
                     errors += 1
-                elif vnet and (ring[start - vh] or ring[start - vh + 1]):  # offload work left
+                elif vnet and (ring[start - vh] & 1 or ring[start - vh + 1]):  # NEEDS_CSUM, GSO
                     got, bad = _offloaded(ring, pos, start, snap, fstatus)
                     out += got
                     nbytes += sum(map(len, got))

@@ -296,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{a.duration:g} s after {a.warmup:g} s warm-up; cells are medians.\n{notes}\n\n"
     )
     targets = ""
-    if any(k[0] == "quake" for k in cells):
-        targets = "## Fast-path targets (quake = --workers 1)\n\n" + targets_table(cells) + "\n"
+    for q, what in (("quake", "--workers 1"), ("quake-rxt", "--workers 1 --rx-thread")):
+        if any(k[0] == q for k in cells):
+            targets += f"## Fast-path targets ({q} = {what})\n\n" + targets_table(cells, q) + "\n"
     body = header + targets + "## All points\n\n" + table
     (a.out / "results.md").write_text(body)
     print(body)

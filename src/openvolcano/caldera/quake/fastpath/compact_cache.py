@@ -82,6 +82,7 @@ class CompactFlowCache(FlowCache):
         # (program id, in_port, minlen) -> shared program every key of such a rule runs
         self._memo: dict[tuple[int, int, int], int] = {}
         self._plans: dict[int, _Plan | None] = {}  # mask id -> raw plan (None: parse needed)
+        self._programs: list[Program] = []  # the full Program values in the cache (flush)
         self.quick = 0  # misses resolved without compiling
         self.whole_batches = 0  # batches forwarded by _run_batch
         super().__init__(pipeline, capacity)
@@ -92,9 +93,17 @@ class CompactFlowCache(FlowCache):
         self._shared_ids.clear()
         self._memo.clear()
         self._plans.clear()  # (a plan depends on the profile's layout)
+        self._programs.clear()
         self._t0.reset_cprog()
 
     def _value(self, prog: Program) -> Any:
+        value = self._compact(prog)
+        if value is prog:
+            self._programs.append(prog)
+        return value
+
+    def _compact(self, prog: Program) -> Any:
+        """The slot of table 0 standing for ``prog`` (see the module docstring), or ``prog``."""
         if len(prog.entries) != 1 or len(prog.tables) != 1 or prog.kind == _DROP:
             return prog
         entry, delta = prog.entries[0]
@@ -223,10 +232,10 @@ class CompactFlowCache(FlowCache):
         _emit(p, f)
 
     def flush(self, now: float | None) -> None:
-        for progs in self._by_port.values():
-            for p in cast("dict[Any, Any]", progs).values():  # a Program, or a slot number
-                if p.__class__ is not int and p.n:
-                    self._fold(p, now)
+        # only the full Programs and the shared ones count: never walk the (slot) values
+        for p in self._programs:
+            if p.n:
+                self._fold(p, now)
         for sp in self._shared:
             if sp.n:
                 self._fold(sp, now)
@@ -284,8 +293,9 @@ class CompactFlowCache(FlowCache):
             prof = self.profile
             kf = operator.itemgetter(slice(prof.lo, prof.hi))
         n = len(frames)
-        if frames.count(frames[0]) == n:  # identical frames (one flow): one key, one value
-            vals = [get(kf(frames[0]))]
+        f0 = frames[0]
+        if f0 == frames[-1] and frames.count(f0) == n:  # identical frames: one key, one value
+            vals = [get(kf(f0))]
             v0 = vals[0]
             same = True
         else:

@@ -33,6 +33,7 @@ the pipeline alone: property-tested in ``tests/unit/quake/fastpath``).
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -83,6 +84,8 @@ class CompactFlowCache(FlowCache):
         self._memo: dict[tuple[int, int, int], int] = {}
         self._plans: dict[int, _Plan | None] = {}  # mask id -> raw plan (None: parse needed)
         self._programs: list[Program] = []  # the full Program values in the cache (flush)
+        # frame size -> slot -> packets of table 0, from whole batches, not yet in the columns
+        self._pending: dict[int, Counter[int]] = {}
         self.quick = 0  # misses resolved without compiling
         self.whole_batches = 0  # batches forwarded by _run_batch
         super().__init__(pipeline, capacity)
@@ -231,7 +234,21 @@ class CompactFlowCache(FlowCache):
         p.nb += len(f)
         _emit(p, f)
 
-    def flush(self, now: float | None) -> None:
+    def fold_slots(self) -> None:
+        """Add the per-size slot counts of whole batches to the table's count columns."""
+        pk, by = self._t0._pk, self._t0._by
+        for size, cnt in self._pending.items():
+            for s, k in cnt.items():
+                pk[s] += k
+                by[s] += k * size
+        self._pending.clear()
+
+    def flush(self, now: float | None, slots: bool = True) -> None:
+        """As :meth:`FlowCache.flush`; ``slots=False`` leaves the per-rule counts of whole
+        batches pending (the worker's 100 ms export: only table and port counters are
+        due then; the 1 s flow report and every table change fold them)."""
+        if slots:
+            self.fold_slots()
         # only the full Programs and the shared ones count: never walk the (slot) values
         for p in self._programs:
             if p.n:
@@ -324,11 +341,19 @@ class CompactFlowCache(FlowCache):
             lens = list(map(len, frames))
             if min(lens) < p.minlen:
                 return False
-            pk, by = t0._pk, t0._by
-            for s, ln in zip(vals, lens, strict=True):
-                pk[s] += 1
-                by[s] += ln
-            nb = sum(lens)
+            l0 = lens[0]
+            if lens.count(l0) == n:  # one size: count slots in C, fold later (fold_slots)
+                cnt = self._pending.get(l0)
+                if cnt is None:
+                    cnt = self._pending[l0] = Counter()
+                cnt.update(vals)
+                nb = n * l0
+            else:
+                pk, by = t0._pk, t0._by
+                for s, ln in zip(vals, lens, strict=True):
+                    pk[s] += 1
+                    by[s] += ln
+                nb = sum(lens)
         p.n += n
         p.nb += nb
         self.hits += n

@@ -305,6 +305,7 @@ class Worker:
         RESET_COUNTS) are dropped, never given to the newer entry.
         """
         self._next_flow_export = now + self.flow_export_s
+        self.cache.fold_slots()  # whole batches' per-rule counts into the columns
         if self.ctrl is None:
             return
         tables = self._table_deltas()
@@ -335,7 +336,7 @@ class Worker:
         return out
 
     def _export(self, now: float) -> None:
-        self.cache.flush(now)
+        self.cache.flush(now, slots=False)  # per-rule counts: folded for the flow report
         self._next_export = now + self.export_s
         arr = self.counters
         if arr is None:

@@ -139,7 +139,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a = ap.parse_args(argv)
     if a.targets:  # the preset fills what was not given explicitly
         preset = {"figures": "4,5,6,7", "sizes": "64", "flows_size": "64,imix",
-                  "loads": "10k,25k,50k,75k,100k,150k,200k,max", "flows": "1,256,4096,65536",
+                  "loads": "10k,25k,50k,100k,150k,200k,250k,300k,max", "flows": "1,256,4096,65536",
                   "setdst_flows": "1"}  # fmt: skip
         for k, v in preset.items():
             if getattr(a, k) == ap.get_default(k):

@@ -34,6 +34,8 @@ shared, so compare rows of one run, not runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -371,8 +373,64 @@ def _read_msg(sock: socket.socket) -> tuple[int, int, bytes]:
     return type_, xid, body
 
 
-def e2e_seconds(workers: int, ports: tuple[str, str]) -> float:
-    """10,000 flow-mods + barrier to a fresh ``openvolcano quake --workers N``."""
+class _Traffic:
+    """Paced 64-byte frames of flows 0..N_MODS-1 into quake's port 1 (through its veth peer)
+    and a count of what comes out of port 2 (its peer): forwarding during the update."""
+
+    def __init__(self, tx_if: str, rx_if: str, pps: int) -> None:
+        self.tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        self.tx.bind((tx_if, 0))
+        self.rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        self.rx.bind((rx_if, 0))
+        self.rx.settimeout(0.2)
+        self.pps = pps
+        self.sent = self.received = 0
+        self.marks: list[tuple[int, int]] = []  # (sent, received) at mark()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._send), threading.Thread(target=self._recv)]
+
+    def __enter__(self) -> _Traffic:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        self.tx.close()
+        self.rx.close()
+
+    def mark(self) -> None:
+        self.marks.append((self.sent, self.received))
+
+    def _send(self) -> None:
+        frames = [frame(i) for i in range(N_MODS)]
+        burst = max(1, self.pps // 100)
+        nxt = time.monotonic()
+        i = 0
+        while not self._stop.is_set():
+            for _ in range(burst):
+                self.tx.send(frames[i % N_MODS])
+                i += 1
+            self.sent = i
+            nxt += burst / self.pps
+            time.sleep(max(0.0, nxt - time.monotonic()))  # paced, not a wait for a condition
+
+    def _recv(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.rx.recv(2048)
+            except TimeoutError:
+                continue
+            self.received += 1
+
+
+def e2e_seconds(workers: int, ports: tuple[str, str], traffic: tuple[str, str] | None = None,
+                pps: int = 20_000) -> tuple[float, str]:  # fmt: skip
+    """10,000 flow-mods + barrier to a fresh ``openvolcano quake --workers N``; with
+    ``traffic`` (the ports' veth peers), frames are forwarded by an ``in_port=1`` rule the
+    whole time. (seconds, a note on the traffic)."""
     port = _free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "openvolcano")
     cmd = [exe, "quake", "--dpid", "0x77", "--port", ports[0], "--port", ports[1],
@@ -393,19 +451,34 @@ def e2e_seconds(workers: int, ports: tuple[str, str]) -> float:
             sock.sendall(Hello(xid=1).encode())
             while _read_msg(sock)[0] != c.OFPT_HELLO:
                 pass
-            sock.sendall(BarrierRequest(xid=1).encode())  # the switch answers requests...
+            base = dataclasses.replace(flow_mods(0)[0], priority=1)  # in_port=1 -> output:2
+            sock.sendall(base.encode() + BarrierRequest(xid=1).encode())
             while _read_msg(sock)[:2] != (c.OFPT_BARRIER_REPLY, 1):
                 pass
             time.sleep(1.0)  # ...and has finished its start-up work (workers forked, steered)
             data = b"".join(fm.encode() for fm in flow_mods(N_MODS))
-            t0 = time.perf_counter()
-            sock.sendall(data + BarrierRequest(xid=0xBA).encode())
-            while True:
-                type_, xid, _ = _read_msg(sock)
-                if type_ == c.OFPT_ERROR:
-                    raise RuntimeError("quake refused a flow-mod")
-                if type_ == c.OFPT_BARRIER_REPLY and xid == 0xBA:
-                    return time.perf_counter() - t0
+            ctx = _Traffic(traffic[0], traffic[1], pps) if traffic else contextlib.nullcontext()
+            with ctx as tr:
+                if tr is not None:
+                    time.sleep(0.5)  # forwarding before the update
+                    tr.mark()
+                t0 = time.perf_counter()
+                sock.sendall(data + BarrierRequest(xid=0xBA).encode())
+                while True:
+                    type_, xid, _ = _read_msg(sock)
+                    if type_ == c.OFPT_ERROR:
+                        raise RuntimeError("quake refused a flow-mod")
+                    if type_ == c.OFPT_BARRIER_REPLY and xid == 0xBA:
+                        took = time.perf_counter() - t0
+                        break
+                if tr is None:
+                    return took, ""
+                tr.mark()
+                time.sleep(0.5)  # what was in flight arrives
+            (s0, r0), (s1, r1) = tr.marks
+            return took, (f"{s1 - s0} frames sent during the update at {pps} pps, "
+                          f"{r1 - r0} forwarded; whole run {tr.sent} sent, {tr.received} "
+                          "forwarded")  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(10)
@@ -413,15 +486,25 @@ def e2e_seconds(workers: int, ports: tuple[str, str]) -> float:
 
 def e2e_rows() -> list[tuple[str, float]]:
     tag = uuid.uuid4().hex[:6]
-    a, b = f"qfm{tag}a", f"qfm{tag}b"
-    subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+    a, b, pa, pb = f"qfm{tag}a", f"qfm{tag}b", f"qfm{tag}c", f"qfm{tag}d"
+    made = []
     try:
-        for ifname in (a, b):
-            subprocess.run(["ip", "link", "set", ifname, "up"], check=True)
-        return [(f"{N_MODS} flow-mods + barrier over TCP, --workers {w}", e2e_seconds(w, (a, b)))
-                for w in (0, 1)]  # fmt: skip
+        for x, y in ((a, pa), (b, pb)):
+            subprocess.run(["ip", "link", "add", x, "type", "veth", "peer", "name", y], check=True)
+            made.append(x)
+            for ifname in (x, y):
+                subprocess.run(["ip", "link", "set", ifname, "up"], check=True)
+        rows = []
+        for w in (0, 1):
+            took, _ = e2e_seconds(w, (a, b))
+            rows.append((f"{N_MODS} flow-mods + barrier over TCP, --workers {w}", took))
+        took, note = e2e_seconds(1, (a, b), (pa, pb))
+        print(f"(while forwarding: {note})")
+        rows.append((f"{N_MODS} flow-mods + barrier, --workers 1, while forwarding", took))
+        return rows
     finally:
-        subprocess.run(["ip", "link", "del", a], check=False)
+        for x in made:
+            subprocess.run(["ip", "link", "del", x], check=False)
 
 
 def main() -> None:

@@ -9,13 +9,16 @@ the other workers through PACKET_FANOUT), its own replica of the tables
 Loop (:meth:`Worker.step`):
 
 1. apply every pending table update from the control channel (between
-   packet batches, whole updates only) and acknowledge the version;
+   packet batches, whole updates only) and acknowledge the version - the
+   channel is read when ``poll()`` reported it readable, and at least every
+   millisecond while busy (no ``recv`` per batch);
 2. for each port with frames: up to ``batch`` frames -> ``cache.run`` (hit:
    compiled program; miss: full pipeline), then one ``send_batch`` per
    output port; repeat while batches come back full (busy under load);
-3. if nothing was received: block in ``poll()`` on the ports' and the control
-   descriptors (``idle_ms`` timeout) - no CPU burned at zero load; the
-   TPACKET_V3 block-retire timeout bounds the latency added at low load.
+3. if a batch came back short (the rings are drained): block in ``poll()`` on
+   the ports' and the control descriptors (``idle_ms`` timeout) - no CPU
+   burned at zero load; the TPACKET_V3 block-retire timeout bounds the
+   latency added at low load.
 
 Descriptor errors (:meth:`Worker.wait`): ``poll()`` keeps reporting
 ``POLLERR`` on a packet socket until its pending error is read, so every
@@ -72,6 +75,7 @@ COUNTER_FIELDS = ("version", "active", "loops", "idle_polls", "rx_frames", "cach
 PORT_FIELDS = ("port_no", "rx_packets", "rx_bytes", "rx_dropped", "tx_packets", "tx_bytes",
                "tx_dropped", "rx_errors", "tx_errors")  # fmt: skip
 _MAX_CTRL = 1 << 22
+_CTRL_PERIOD_S = 0.001  # busy worker: table updates are picked up within this much
 _TRIM_RECORDS = 256  # an update this big is followed by a malloc_trim
 _TRIM_KEYS = 1 << 14  # and so is a change of this many cache keys (checked every second)
 
@@ -142,6 +146,10 @@ class Worker:
             fd = port.fileno()
             self._fd_port[fd] = no
             self._poll.register(fd, select.POLLIN)
+        # the control socket is read when poll() says so, or at least every _CTRL_PERIOD_S
+        self._ctrl_fd = -1 if ctrl is None else ctrl.fileno()
+        self._ctrl_ready = True
+        self._ctrl_due = 0.0
         if ctrl is not None:
             ctrl.setblocking(False)
             self._poll.register(ctrl.fileno(), select.POLLIN)
@@ -221,7 +229,10 @@ class Worker:
     def step(self, now: float) -> int:
         """One iteration without blocking: updates, then every port once. Frames received."""
         self.loops += 1
-        self._drain_control(now)
+        if self._ctrl_ready or now >= self._ctrl_due:  # no recv (and no exception) per batch
+            self._ctrl_ready = False
+            self._ctrl_due = now + _CTRL_PERIOD_S
+            self._drain_control(now)
         got = 0
         run, out, live = self.cache.run, self.cache.out, self.live
         for no, port in live.items():
@@ -257,14 +268,16 @@ class Worker:
         while self.running:
             now = clock()
             got = self.step(now)
-            if got < self.batch:
+            if got < self.batch:  # the rings are drained: sleep until a block is retired
                 self.idle_polls += 1
-                self.wait(self.idle_ms if got == 0 else 0)
+                self.wait(self.idle_ms)
         self._export(clock())
 
     def wait(self, timeout_ms: int) -> None:
         """Sleep in ``poll()`` until a descriptor is ready; consume error events (module doc)."""
         for fd, ev in self._poll.poll(timeout_ms):
+            if fd == self._ctrl_fd:
+                self._ctrl_ready = True
             if ev & _BAD:
                 self._fd_error(fd, ev)
 

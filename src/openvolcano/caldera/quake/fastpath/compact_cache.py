@@ -58,6 +58,7 @@ __all__ = ["CompactFlowCache"]
 
 _MAX_SHARED = 1 << 15  # shared programs per generation (the cprog column is int16)
 _INT = {int}
+_PENDING_MAX = 8192  # distinct rules counted in a Counter before folding (~0.4 MB at most)
 # Where a field's packed value lies in a standard frame (KeyProfile): an exact (full-mask)
 # field whose OXM width equals its bytes there packs as the raw bytes themselves.
 _L2_BYTES = {c.OFPXMT_OFB_ETH_DST: (0, 6), c.OFPXMT_OFB_ETH_SRC: (6, 12),
@@ -347,6 +348,8 @@ class CompactFlowCache(FlowCache):
                 if cnt is None:
                     cnt = self._pending[l0] = Counter()
                 cnt.update(vals)
+                if len(cnt) > _PENDING_MAX:  # bounded memory: fold now
+                    self.fold_slots()
                 nb = n * l0
             else:
                 pk, by = t0._pk, t0._by

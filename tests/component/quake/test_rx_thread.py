@@ -29,7 +29,9 @@ _CHILD = textwrap.dedent(
     import json, os, socket, subprocess, sys, time
     from pathlib import Path
     from openvolcano.caldera.quake.ports.mmap import MmapPort
-    from openvolcano.caldera.quake.ports.rxthread import RxThread, _ethtool_gro
+    from openvolcano.caldera.quake.ports import PortError
+    from openvolcano.caldera.quake.ports.rxthread import (
+        RxThread, _ethtool_gro, _set_xdp, attach_xdp_pass)
 
     ifname, peer, peer_ns = sys.argv[1], sys.argv[2], sys.argv[3]
     dev = Path("/sys/class/net") / ifname
@@ -56,8 +58,18 @@ _CHILD = textwrap.dedent(
         got += port.recv_batch(64)
     port.close(); out.close()
     rx.restore()
-    print(json.dumps({"before": before, "after": after, "restored": state(),
-                      "affinity": affinity, "got": len(got), "same": all(g == frame for g in got)}))
+    restored = state()
+    attach_xdp_pass(ifname)  # someone else's XDP program: --rx-thread must leave it alone
+    try:
+        RxThread(ifname, [0]).apply()
+        refused = ""
+    except PortError as exc:
+        refused = str(exc)
+    busy = state()
+    _set_xdp(ifname, -1)
+    print(json.dumps({"before": before, "after": after, "restored": restored,
+                      "affinity": affinity, "got": len(got), "same": all(g == frame for g in got),
+                      "refused": refused, "busy": busy}))
     """
 )
 
@@ -92,6 +104,8 @@ def test_rx_thread_applies_pins_forwards_and_restores(netlab: Callable[..., Lab]
     assert r["same"]
     assert r["restored"] == r["before"]
     assert not r["before"]["xdp"]
+    assert "already has an XDP program" in r["refused"]
+    assert r["busy"] == {**r["before"], "xdp": True}  # nothing else changed, theirs kept
 
 
 def test_rx_thread_refuses_what_it_cannot_do() -> None:

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import os
 import platform
@@ -156,6 +157,10 @@ def attach_xdp_pass(ifname: str) -> None:
     fd = _xdp_pass_program()
     try:
         _set_xdp(ifname, fd)
+    except OSError as exc:
+        if exc.errno in (errno.EBUSY, errno.EEXIST):
+            raise OSError(exc.errno, "it already has an XDP program (left in place)") from None
+        raise
     finally:
         os.close(fd)  # the interface holds the program now
 

@@ -22,10 +22,24 @@ into table and port counters by :meth:`flush`). A key whose program does
 anything else - several tables, goto, a different behaviour for the same
 slot (another in-port, another header layout) - keeps a full ``Program``.
 
+Speed (docs/quake-fastpath.md "Whole batches and misses without compiling"):
+:meth:`CompactFlowCache.run` first tries a batch as a whole with C-level
+``map`` calls (identical frames: one lookup; many slots running one shared
+program: one ``extend`` and per-rule counts in a ``Counter`` per frame
+size, folded into the columns by :meth:`CompactFlowCache.fold_slots` at the
+flow report, before table changes, or when it names
+``_PENDING_MAX`` rules); a miss whose table-0 rule has instructions that
+already own a shared program (memo by program id, in-port, ``minlen``) is
+resolved from the frame's raw bytes by a per-mask plan of slices
+(:meth:`CompactFlowCache._quick`), without running the pipeline.
+
 Invariants: an ``int`` value ``s`` in the cache means table 0's slot ``s``
 is live and ``cprog[s]`` indexes the shared program every frame with that
 key runs; all of them (values, shared programs, ``cprog``) are dropped
-together on invalidation and eviction, never one without the others.
+together on invalidation and eviction, never one without the others; the
+memo and the plans are dropped with them; pending per-rule counts are
+folded before any slot can be freed or reused (every table change and
+eviction flushes first).
 Frames, packet-ins and counters are those of :class:`FlowCache` (and so of
 the pipeline alone: property-tested in ``tests/unit/quake/fastpath``).
 """

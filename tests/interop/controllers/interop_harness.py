@@ -453,6 +453,7 @@ class QuakeSwitch(SwitchUnderTest):
     """``openvolcano quake`` inside the switch namespace, ports as ``--port IFNAME=OFPORT``."""
 
     kind = "quake"
+    workers = 0  # >= 1: the fast path (--workers N: worker processes forward)
 
     def __init__(self, lab: Lab, node: str) -> None:
         super().__init__(lab, node)
@@ -466,6 +467,8 @@ class QuakeSwitch(SwitchUnderTest):
         for port_no, ifname in self.ports:
             argv += ["--port", f"{ifname}={port_no}"]
         argv += ["--controller", f"tcp:127.0.0.1:{controller_port}", "--fail-mode", fail_mode]
+        if self.workers:
+            argv += ["--workers", str(self.workers)]
         return argv
 
     def start(self, controller_port: int = OPENFLOW_PORT, fail_mode: str = "secure") -> None:

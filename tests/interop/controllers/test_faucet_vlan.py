@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from interop_harness import Bench, FaucetController, add_vlan_interface
+from interop_harness import Bench, FaucetController, QuakeSwitch, add_vlan_interface
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.usefixtures("faucet_available")]
 
@@ -59,10 +59,21 @@ dps:
 """
 
 
+@pytest.mark.parametrize(
+    ("switch_kind", "workers"),
+    [
+        pytest.param("ovs", 0, marks=pytest.mark.ovs, id="ovs"),
+        pytest.param("quake", 0, id="quake-w0"),
+        pytest.param("quake", 1, id="quake-w1"),  # the fast path: a worker process forwards
+    ],
+    indirect=["switch_kind"],
+)
 def test_hosts_on_one_vlan_reach_each_other_and_not_the_other_vlan(
-    bench: Callable[..., Bench],
+    bench: Callable[..., Bench], switch_kind: str, workers: int
 ) -> None:
     b = bench(TOPO)
+    if isinstance(b.switch, QuakeSwitch):
+        b.switch.workers = workers
     add_vlan_interface(b.lab, "h3", vid=100, address=f"{VLAN100['h3']}/24")
     faucet = b.controller(FaucetController(b.lab, "s1"))
     faucet.write_config(FAUCET_YAML)

@@ -81,12 +81,9 @@ class ListeningQuake(QuakeSwitch):
     """quake that also accepts OpenFlow connections (for ``ovs-ofctl``) on ``QUAKE_OFCTL_PORT``;
     ``workers`` >= 1 runs its fast path (worker processes forward, packet-ins come from them)."""
 
-    workers = 0
-
     def argv(self, controller_port: int, fail_mode: str) -> list[str]:
         listen = f"ptcp:{QUAKE_OFCTL_PORT}:127.0.0.1"
-        extra = ["--workers", str(self.workers)] if self.workers else []
-        return [*super().argv(controller_port, fail_mode), "--listen", listen, *extra]
+        return [*super().argv(controller_port, fail_mode), "--listen", listen]
 
 
 @pytest.fixture

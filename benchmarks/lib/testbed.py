@@ -21,9 +21,10 @@ Method (same as the project's yardstick, ``../shared/bench``):
   in-port's receive work runs in its threaded-NAPI kernel thread pinned to
   the DUT CPU (quake's ``--rx-thread`` setting, applied to every DUT alike):
   the switch still pays for it on its core, but as a thread its forwarding
-  threads can outrank (receive livelock, docs/benchmarks.md). ``ctl_cpu`` is where DUTs put their control
-  plane (quake's agent process, OVS's ovsdb-server and non-forwarding
-  threads): the generator CPU by default, see docs/benchmarks.md.
+  threads can outrank (receive livelock, docs/benchmarks.md). ``ctl_cpu``
+  is where DUTs put their control plane (quake's agent process, OVS's
+  ovsdb-server and non-forwarding threads): the generator CPU by default,
+  see docs/benchmarks.md.
 * offered = G tx_packets + tx_dropped (tx_dropped: the DUT CPU's backlog was
   full - a NIC ring overflow); forwarded = S rx_packets; both from
   ``/proc/net/dev`` of each namespace, opened once with ``setns``. Rates come

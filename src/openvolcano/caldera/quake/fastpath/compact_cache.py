@@ -46,7 +46,6 @@ the pipeline alone: property-tested in ``tests/unit/quake/fastpath``).
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, cast
@@ -325,8 +324,7 @@ class CompactFlowCache(FlowCache):
         ``map`` calls instead of a Python loop per frame. False: nothing done (the
         per-frame loop runs it)."""
         if kf is None:
-            prof = self.profile
-            kf = operator.itemgetter(slice(prof.lo, prof.hi))
+            kf = self.profile.contiguous
         n = len(frames)
         f0 = frames[0]
         if f0 == frames[-1] and frames.count(f0) == n:  # identical frames: one key, one value

@@ -150,7 +150,7 @@ _IPV4_STD = b"\x08\x00\x45"
 class KeyProfile:
     """Which frames are cacheable and which bytes form their key (see the module docstring)."""
 
-    __slots__ = ("gapped", "hi", "l4", "layout", "lo", "runs")
+    __slots__ = ("contiguous", "gapped", "hi", "l4", "layout", "lo", "runs")
 
     def __init__(self, layout: str, needed: Iterable[int], l4: bool) -> None:
         self.layout = layout  # "l2" or "ipv4"
@@ -165,7 +165,8 @@ class KeyProfile:
         self.runs = tuple(runs)
         self.lo, self.hi = idx[0], idx[-1] + 1
         getter: Callable[[bytes], Any] = operator.itemgetter(*(slice(a, b) for a, b in runs))
-        self.gapped = getter
+        self.gapped = getter  # key of gapped mode: a tuple of the needed runs
+        self.contiguous: Callable[[bytes], bytes] = operator.itemgetter(slice(self.lo, self.hi))
 
     def standard(self, frame: bytes) -> bool:
         """Is ``frame`` of the layout this profile's keys describe?"""
@@ -321,42 +322,23 @@ class FlowCache:
         pins: list[PacketInDecision] = []
         hits = 0
         prof = self.profile
-        if self.gapped:
-            kf = prof.gapped
-            for f in frames:
-                n = len(f)
-                p = get(kf(f))
-                if p is None or n < p.minlen:
-                    self._miss(in_port, f, now, p, progs, pins)
-                    continue
-                p.n += 1
-                p.nb += n
-                hits += 1
-                k = p.kind
-                if k == _OUT:
-                    p.out.append(f)  # type: ignore[union-attr]
-                elif k == _HDR:
-                    p.out.append(p.hdr + f[p.cut :])  # type: ignore[union-attr]
-                elif k == _OPS:
-                    _run_ops(p, f)
-        else:
-            lo, hi = prof.lo, prof.hi
-            for f in frames:
-                n = len(f)
-                p = get(f[lo:hi])
-                if p is None or n < p.minlen:
-                    self._miss(in_port, f, now, p, progs, pins)
-                    continue
-                p.n += 1
-                p.nb += n
-                hits += 1
-                k = p.kind
-                if k == _OUT:
-                    p.out.append(f)  # type: ignore[union-attr]
-                elif k == _HDR:
-                    p.out.append(p.hdr + f[p.cut :])  # type: ignore[union-attr]
-                elif k == _OPS:
-                    _run_ops(p, f)
+        kf = prof.gapped if self.gapped else prof.contiguous
+        for f in frames:
+            n = len(f)
+            p = get(kf(f))
+            if p is None or n < p.minlen:
+                self._miss(in_port, f, now, p, progs, pins)
+                continue
+            p.n += 1
+            p.nb += n
+            hits += 1
+            k = p.kind
+            if k == _OUT:
+                p.out.append(f)  # type: ignore[union-attr]
+            elif k == _HDR:
+                p.out.append(p.hdr + f[p.cut :])  # type: ignore[union-attr]
+            elif k == _OPS:
+                _run_ops(p, f)
         self.hits += hits
         return pins
 
@@ -379,7 +361,7 @@ class FlowCache:
             self.slow += 1  # other layout, or truncated: never let it decide for good frames
             self._process(in_port, f, now, pins)
             return
-        key = prof.gapped(f) if self.gapped else f[prof.lo : prof.hi]
+        key = prof.gapped(f) if self.gapped else prof.contiguous(f)
         if not self.gapped and self._note_miss(prof.gapped(f), now):
             self._process(in_port, f, now, pins)
             return  # switched to gapped keys: the cache was emptied

@@ -8,7 +8,9 @@ another switch. The switches are either bridges of one private Open vSwitch
 the same backend interface, and both are inspected and tampered with through
 ``ovs-ofctl -O OpenFlow13`` (a bridge name for OVS, quake's passive
 ``ptcp`` listener for quake). Everything created is removed exactly, also
-on failure; processes are stopped by pid.
+on failure; processes are stopped by pid. :func:`poll_until` and
+:func:`stop_process` are the waiting and stopping of a magma *process* that
+the process-level tests share.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+
+import httpx
 
 from openvolcano.api import magma as api
 from openvolcano.netlab.ovs import PrivateOvs, find_binaries
@@ -44,6 +49,41 @@ LINKS = {
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+def poll_until(
+    what: str,
+    pred: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    tail: Callable[[], str] = lambda: "",
+    timeout: float = 30,
+) -> None:
+    """Until ``pred()`` holds (a REST transport error means "not up yet"); the pause between
+    tries also notices magma (``proc``) dying. ``tail``: its log, for the failure message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except httpx.TransportError:
+            pass  # REST not listening yet
+        try:
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"magma exited with {proc.returncode} waiting for {what}: {tail()}")
+    raise AssertionError(f"magma: no {what} within {timeout:g}s: {tail()}")
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Stop ``proc`` by pid: ``sig``, then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def free_port() -> int:

@@ -15,16 +15,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from magma_lab import OPENVOLCANO, free_port
+from magma_lab import OPENVOLCANO, free_port, poll_until, stop_process
 
-from openvolcano.netlab.ovs import OvsNotInstalled, PrivateOvs, find_binaries
+from openvolcano.netlab.ovs import PrivateOvs
 
 pytestmark = [pytest.mark.root, pytest.mark.ovs, pytest.mark.slow]
 
@@ -52,21 +51,7 @@ class Magma:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=5)
 
     def poll(self, what: str, pred: Callable[[], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if pred():
-                    return
-            except httpx.TransportError:
-                pass  # REST not listening yet
-            try:
-                self.proc.wait(timeout=0.2)  # the pause between tries notices magma dying
-            except subprocess.TimeoutExpired:
-                continue
-            raise AssertionError(
-                f"magma exited with {self.proc.returncode} waiting for {what}: {self.tail()}"
-            )
-        raise AssertionError(f"magma: no {what} within {timeout:g}s: {self.tail()}")
+        poll_until(what, pred, self.proc, self.tail, timeout)
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-2000:]
@@ -79,25 +64,7 @@ class Magma:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def ovs() -> Iterator[PrivateOvs]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (Open vSwitch)")
-    try:
-        find_binaries()
-    except OvsNotInstalled as e:
-        pytest.skip(str(e))
-    with PrivateOvs() as private:
-        yield private
+        stop_process(self.proc, sig)
 
 
 def controller_role(ovs: PrivateOvs, target: str) -> str:

@@ -12,13 +12,23 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from magma_lab import DPIDS, HOSTS, OPENVOLCANO, PN_JSON, OvsSwitches, Plumbing, cookies, free_port
+from magma_lab import (
+    DPIDS,
+    HOSTS,
+    OPENVOLCANO,
+    PN_JSON,
+    OvsSwitches,
+    Plumbing,
+    cookies,
+    free_port,
+    poll_until,
+    stop_process,
+)
 
 from openvolcano.netlab.ovs import OvsNotInstalled, find_binaries
 
@@ -56,19 +66,7 @@ class MagmaProcess:
 
     def poll(self, what: str, pred: Callable[[], bool], timeout: float = 30) -> None:
         """Until ``pred()`` holds; the pause between tries also notices magma dying."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if pred():
-                    return
-            except httpx.TransportError:
-                pass  # REST not listening yet
-            try:
-                self.proc.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                continue
-            raise AssertionError(f"magma exited with {self.proc.returncode} waiting for {what}")
-        raise AssertionError(f"magma: no {what} within {timeout:g}s")
+        poll_until(what, pred, self.proc, timeout=timeout)
 
     def in_sync(self) -> bool:
         for dpid in DPIDS.values():
@@ -79,13 +77,7 @@ class MagmaProcess:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, sig)
 
 
 def test_sigkilled_magma_restarts_on_its_state_db_and_resyncs(

@@ -15,8 +15,7 @@ import datetime
 import ipaddress
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,9 +24,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from magma_lab import OPENVOLCANO, free_port
+from magma_lab import OPENVOLCANO, free_port, poll_until, stop_process
 
-from openvolcano.netlab.ovs import OvsNotInstalled, PrivateOvs, find_binaries
+from openvolcano.netlab.ovs import PrivateOvs
 
 pytestmark = [pytest.mark.root, pytest.mark.ovs]
 
@@ -66,32 +65,8 @@ def issue(
     return subject, key
 
 
-@pytest.fixture
-def ovs() -> Iterator[PrivateOvs]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (Open vSwitch)")
-    try:
-        find_binaries()
-    except OvsNotInstalled as e:
-        pytest.skip(str(e))
-    with PrivateOvs() as private:
-        yield private
-
-
 def poll(what: str, pred: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return
-        except httpx.TransportError:
-            pass  # REST not listening yet
-        try:
-            proc.wait(timeout=0.2)  # the pause between tries notices magma dying
-        except subprocess.TimeoutExpired:
-            continue
-        raise AssertionError(f"magma exited waiting for {what}: {log.read_text()[-2000:]}")
-    raise AssertionError(f"no {what} within 30s: {log.read_text()[-2000:]}")
+    poll_until(what, pred, proc, lambda: log.read_text()[-2000:])
 
 
 def test_ovs_connects_to_magma_over_mutual_tls(ovs: PrivateOvs, tmp_path: Path) -> None:
@@ -127,10 +102,4 @@ def test_ovs_connects_to_magma_over_mutual_tls(ovs: PrivateOvs, tmp_path: Path) 
         assert "priority=77,in_port=1" in ovs.ofctl("dump-flows", br)
     finally:
         http.close()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +154,26 @@ def test_shortcuts_agree_with_the_pipeline(batches: list[tuple[list[int], bool]]
     for picks, big in batches:
         rig.run([_udp(i, 200 if big and i % 2 else 64, frag=8 if i == 11 else 0) for i in picks])
     rig.check_counters()
+
+
+def test_pending_rule_counts_fold_when_the_bound_is_reached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whole batches over many rules keep (slot, length) arrays, folded by bincount when
+    more than ``_PENDING_MAX`` frames wait, and at every flush: counts stay exact."""
+    from openvolcano.caldera.quake.fastpath import compact_cache
+
+    monkeypatch.setattr(compact_cache, "_PENDING_MAX", 40)
+    rig = _Rig()
+    rig.install([_exact(i, _OUT2) for i in range(30)])
+    flows = [_udp(i, 64 + 8 * (i % 3)) for i in range(30)]  # three sizes in every batch
+    rig.run(flows)  # first sight: misses
+    batches = rig.cache.whole_batches
+    rig.run(flows)  # 30 frames wait
+    assert rig.cache._pend_n == 30
+    rig.run(flows)  # 60 > 40: folded at once
+    assert rig.cache._pend_n == 0
+    rig.run(flows[::-1])
+    assert rig.cache.whole_batches == batches + 3
+    rig.check_counters()  # flush folds the last 30
+    assert rig.cache._pend_n == 0

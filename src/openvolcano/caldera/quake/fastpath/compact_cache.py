@@ -25,10 +25,10 @@ slot (another in-port, another header layout) - keeps a full ``Program``.
 Speed (docs/quake-fastpath.md "Whole batches and misses without compiling"):
 :meth:`CompactFlowCache.run` first tries a batch as a whole with C-level
 ``map`` calls (identical frames: one lookup; many slots running one shared
-program: one ``extend`` and per-rule counts in a ``Counter`` per frame
-size, folded into the columns by :meth:`CompactFlowCache.fold_slots` at the
-flow report, before table changes, or when it names
-``_PENDING_MAX`` rules); a miss whose table-0 rule has instructions that
+program: one ``extend``, and the batch's slots and frame lengths kept as two
+``array`` rows, folded into the count columns by ``numpy.bincount`` in
+:meth:`CompactFlowCache.fold_slots` at the flow report, before table changes,
+or once ``_PENDING_MAX`` frames wait); a miss whose table-0 rule has instructions that
 already own a shared program (memo by program id, in-port, ``minlen``) is
 resolved from the frame's raw bytes by a per-mask plan of slices
 (:meth:`CompactFlowCache._quick`), without running the pipeline.
@@ -46,9 +46,11 @@ the pipeline alone: property-tested in ``tests/unit/quake/fastpath``).
 
 from __future__ import annotations
 
-from collections import Counter
+from array import array
 from collections.abc import Sequence
 from typing import Any, cast
+
+import numpy as np
 
 from openvolcano.ofp import consts as c
 
@@ -70,11 +72,9 @@ from .table import CompactTable, EntryView
 __all__ = ["CompactFlowCache"]
 
 _MAX_SHARED = 1 << 15  # shared programs per generation (the cprog column is int16)
-_INT = {int}
-# Distinct rules in a Counter before folding (~4 MB at most). Folding costs about as much per
-# rule as counting per frame, so it pays only when rules repeat between folds: a small bound
-# (8,192 was tried) makes round-robin traffic over 65,536 rules slower than the plain loop.
-_PENDING_MAX = 1 << 16
+# Frames of whole batches whose per-rule counts may wait as (slot, length) arrays before they
+# are folded (8 bytes a frame: 4 MiB at most; ~2 s of traffic at 0.25 Mpps).
+_PENDING_MAX = 1 << 19
 # Where a field's packed value lies in a standard frame (KeyProfile): an exact (full-mask)
 # field whose OXM width equals its bytes there packs as the raw bytes themselves.
 _L2_BYTES = {c.OFPXMT_OFB_ETH_DST: (0, 6), c.OFPXMT_OFB_ETH_SRC: (6, 12),
@@ -101,8 +101,10 @@ class CompactFlowCache(FlowCache):
         self._memo: dict[tuple[int, int, int], int] = {}
         self._plans: dict[int, _Plan | None] = {}  # mask id -> raw plan (None: parse needed)
         self._programs: list[Program] = []  # the full Program values in the cache (flush)
-        # frame size -> slot -> packets of table 0, from whole batches, not yet in the columns
-        self._pending: dict[int, Counter[int]] = {}
+        # table-0 slot and length of every frame of whole batches not yet in the count columns
+        self._pend_slots: list[array[int]] = []
+        self._pend_lens: list[array[int]] = []
+        self._pend_n = 0
         self.quick = 0  # misses resolved without compiling
         self.whole_batches = 0  # batches forwarded by _run_batch
         super().__init__(pipeline, capacity)
@@ -252,13 +254,22 @@ class CompactFlowCache(FlowCache):
         _emit(p, f)
 
     def fold_slots(self) -> None:
-        """Add the per-size slot counts of whole batches to the table's count columns."""
-        pk, by = self._t0._pk, self._t0._by
-        for size, cnt in self._pending.items():
-            for s, k in cnt.items():
-                pk[s] += k
-                by[s] += k * size
-        self._pending.clear()
+        """Add the slot counts of whole batches to the table's count columns: two
+        ``bincount`` over all pending frames, one pass per column (no per-frame Python)."""
+        if not self._pend_slots:
+            return
+        slots = np.frombuffer(b"".join(self._pend_slots), dtype=np.int32)
+        lens = np.frombuffer(b"".join(self._pend_lens), dtype=np.int32)
+        self._pend_slots.clear()
+        self._pend_lens.clear()
+        self._pend_n = 0
+        t0 = self._t0
+        size = len(t0._pk)
+        pk = np.frombuffer(t0._pk, dtype=np.uint64)  # views: released before returning
+        by = np.frombuffer(t0._by, dtype=np.uint64)
+        pk += np.bincount(slots, minlength=size)[:size].astype(np.uint64)
+        by += np.bincount(slots, weights=lens, minlength=size)[:size].astype(np.uint64)
+        del pk, by
 
     def flush(self, now: float | None, slots: bool = True) -> None:
         """As :meth:`FlowCache.flush`; ``slots=False`` leaves the per-rule counts of whole
@@ -334,7 +345,7 @@ class CompactFlowCache(FlowCache):
         else:
             vals = list(map(get, map(kf, frames)))
             v0 = vals[0]
-            same = vals.count(v0) == n
+            same = vals[-1] is v0 and vals.count(v0) == n
         t0 = self._t0
         if v0.__class__ is int and same:  # one rule, one shared program
             p = self._shared[t0.cprog[v0]]
@@ -344,9 +355,11 @@ class CompactFlowCache(FlowCache):
             nb = sum(lens)
             t0._pk[v0] += n
             t0._by[v0] += nb
-        elif None in vals or set(map(type, vals)) != _INT:
-            return False
         else:  # several rules of table 0
+            try:
+                slots = array("i", vals)  # TypeError: a miss (None) or a full Program
+            except TypeError:
+                return False
             if len(self._shared) == 1:  # every slot value runs the one shared program
                 p = self._shared[0]
             else:
@@ -357,21 +370,13 @@ class CompactFlowCache(FlowCache):
             lens = list(map(len, frames))
             if min(lens) < p.minlen:
                 return False
-            l0 = lens[0]
-            if lens.count(l0) == n:  # one size: count slots in C, fold later (fold_slots)
-                cnt = self._pending.get(l0)
-                if cnt is None:
-                    cnt = self._pending[l0] = Counter()
-                cnt.update(vals)
-                if len(cnt) > _PENDING_MAX:  # bounded memory: fold now
-                    self.fold_slots()
-                nb = n * l0
-            else:
-                pk, by = t0._pk, t0._by
-                for s, ln in zip(vals, lens, strict=True):
-                    pk[s] += 1
-                    by[s] += ln
-                nb = sum(lens)
+            nb = sum(lens)
+            # per-rule counts wait for fold_slots (bincount), not a dict update per frame
+            self._pend_slots.append(slots)
+            self._pend_lens.append(array("i", lens))
+            self._pend_n += n
+            if self._pend_n > _PENDING_MAX:  # bounded memory: fold now
+                self.fold_slots()
         p.n += n
         p.nb += nb
         self.hits += n

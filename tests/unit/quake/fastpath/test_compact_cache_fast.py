@@ -170,10 +170,10 @@ def test_pending_rule_counts_fold_when_the_bound_is_reached(
     rig.run(flows)  # first sight: misses
     batches = rig.cache.whole_batches
     rig.run(flows)  # 30 frames wait
-    assert rig.cache._pend_n == 30
+    assert len(rig.cache._pend_slots) == 30
     rig.run(flows)  # 60 > 40: folded at once
-    assert rig.cache._pend_n == 0
+    assert len(rig.cache._pend_slots) == 0
     rig.run(flows[::-1])
     assert rig.cache.whole_batches == batches + 3
     rig.check_counters()  # flush folds the last 30
-    assert rig.cache._pend_n == 0
+    assert len(rig.cache._pend_slots) == 0

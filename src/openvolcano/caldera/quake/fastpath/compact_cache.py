@@ -25,8 +25,8 @@ slot (another in-port, another header layout) - keeps a full ``Program``.
 Speed (docs/quake-fastpath.md "Whole batches and misses without compiling"):
 :meth:`CompactFlowCache.run` first tries a batch as a whole with C-level
 ``map`` calls (identical frames: one lookup; many slots running one shared
-program: one ``extend``, and the batch's slots and frame lengths kept as two
-``array`` rows, folded into the count columns by ``numpy.bincount`` in
+program: one ``extend``, and the batch's slots and frame lengths appended to
+two ``array`` objects, folded into the count columns by ``numpy.bincount`` in
 :meth:`CompactFlowCache.fold_slots` at the flow report, before table changes,
 or once ``_PENDING_MAX`` frames wait); a miss whose table-0 rule has instructions that
 already own a shared program (memo by program id, in-port, ``minlen``) is
@@ -102,9 +102,8 @@ class CompactFlowCache(FlowCache):
         self._plans: dict[int, _Plan | None] = {}  # mask id -> raw plan (None: parse needed)
         self._programs: list[Program] = []  # the full Program values in the cache (flush)
         # table-0 slot and length of every frame of whole batches not yet in the count columns
-        self._pend_slots: list[array[int]] = []
-        self._pend_lens: list[array[int]] = []
-        self._pend_n = 0
+        self._pend_slots = array("i")
+        self._pend_lens = array("i")
         self.quick = 0  # misses resolved without compiling
         self.whole_batches = 0  # batches forwarded by _run_batch
         super().__init__(pipeline, capacity)
@@ -256,13 +255,12 @@ class CompactFlowCache(FlowCache):
     def fold_slots(self) -> None:
         """Add the slot counts of whole batches to the table's count columns: two
         ``bincount`` over all pending frames, one pass per column (no per-frame Python)."""
-        if not self._pend_slots:
+        ps, pl = self._pend_slots, self._pend_lens
+        if not ps:
             return
-        slots = np.frombuffer(b"".join(self._pend_slots), dtype=np.int32)
-        lens = np.frombuffer(b"".join(self._pend_lens), dtype=np.int32)
-        self._pend_slots.clear()
-        self._pend_lens.clear()
-        self._pend_n = 0
+        self._pend_slots, self._pend_lens = array("i"), array("i")  # (the old ones get views)
+        slots = np.frombuffer(ps, dtype=np.int32)
+        lens = np.frombuffer(pl, dtype=np.int32)
         t0 = self._t0
         size = len(t0._pk)
         pk = np.frombuffer(t0._pk, dtype=np.uint64)  # views: released before returning
@@ -355,27 +353,21 @@ class CompactFlowCache(FlowCache):
             nb = sum(lens)
             t0._pk[v0] += n
             t0._by[v0] += nb
-        else:  # several rules of table 0
+        else:  # several rules of table 0: their counts wait for fold_slots (bincount)
+            ps = self._pend_slots
             try:
-                slots = array("i", vals)  # TypeError: a miss (None) or a full Program
+                ps.fromlist(vals)  # all or nothing; TypeError: a miss (None) or a full Program
             except TypeError:
                 return False
-            if len(self._shared) == 1:  # every slot value runs the one shared program
-                p = self._shared[0]
-            else:
-                ids = set(map(t0.cprog.__getitem__, vals))
-                if len(ids) != 1:
-                    return False
-                p = self._shared[ids.pop()]
+            ids = {0} if len(self._shared) == 1 else set(map(t0.cprog.__getitem__, vals))
             lens = list(map(len, frames))
-            if min(lens) < p.minlen:
+            if len(ids) != 1 or min(lens) < self._shared[min(ids)].minlen:
+                del ps[-n:]  # several shared programs, or a frame too short: frame by frame
                 return False
+            p = self._shared[ids.pop()]
             nb = sum(lens)
-            # per-rule counts wait for fold_slots (bincount), not a dict update per frame
-            self._pend_slots.append(slots)
-            self._pend_lens.append(array("i", lens))
-            self._pend_n += n
-            if self._pend_n > _PENDING_MAX:  # bounded memory: fold now
+            self._pend_lens.fromlist(lens)
+            if len(ps) > _PENDING_MAX:  # bounded memory: fold now
                 self.fold_slots()
         p.n += n
         p.nb += nb

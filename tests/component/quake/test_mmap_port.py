@@ -221,3 +221,50 @@ def test_benchmark_quick_run_against_the_bridge(tmp_path: Path) -> None:
     assert r["fwd_pps"] > 0
     assert r["fwd_pps"] <= r["offered_pps"] * 1.01  # counter windows may skew by a few frames
     assert "| bridge | 64 | 1 |" in (tmp_path / "results.md").read_text()
+
+
+def test_vnet_port_gets_plain_frames_and_segments_a_udp_gso_send(
+    netlab: Callable[..., Lab],
+) -> None:
+    """A ``vnet`` port (the workers' rings) on a veth: plain frames arrive as they were
+    sent, and a UDP GSO send from the peer's stack (one 4 x 1000-byte super-frame on the
+    veth, checksum pending) arrives as four finished datagrams."""
+    import socket
+
+    lab = _pair_lab(netlab)
+    ns1, if1, if2 = lab.netns("s1"), lab.iface("s1", "p1"), lab.iface("s2", "p1")
+    a = MmapPort(if1, netns=ns1)
+    b = MmapPort(if2, netns=lab.netns("s2"), vnet=True)  # default geometry: 128 KiB blocks
+    a.open()
+    b.open()
+    try:
+        sent = [frame(i, size=60 + i) for i in range(20)]
+        assert a.send_batch(sent) == 20
+        assert receive(b, 20) == sent
+
+        mac = b.hw_addr.to_bytes(6, "big").hex(":")
+        lab.run("s1", ["ip", "addr", "add", "10.77.0.1/24", "dev", if1], check=True)
+        lab.run("s1", ["ip", "neigh", "replace", "10.77.0.2", "lladdr", mac, "dev", if1],
+                check=True)  # fmt: skip
+        payload = bytes(range(250)) * 16  # 4,000 bytes
+
+        def send_gso() -> None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.setsockopt(socket.IPPROTO_UDP, 103, 1000)  # UDP_SEGMENT: 1,000-byte datagrams
+                s.sendto(payload, ("10.77.0.2", 5009))
+
+        run_in_netns(ns1, send_gso)
+        got: list[bytes] = []
+        deadline = time.monotonic() + TIMEOUT
+        while len(got) < 4 and time.monotonic() < deadline:
+            select.select([b.fileno()], [], [], 0.2)
+            got += [f for f in b.recv_batch(64) if f[12:14] == b"\x08\x00" and f[23] == 17]
+        assert [len(f) for f in got] == [14 + 20 + 8 + 1000] * 4
+        assert b"".join(f[42:] for f in got) == payload
+        for f in got:  # each one a whole datagram: IPv4 total length and UDP length fixed
+            assert int.from_bytes(f[16:18], "big") == 1028
+            assert int.from_bytes(f[38:40], "big") == 1008
+        assert b.counters.rx_errors == 0
+    finally:
+        a.close()
+        b.close()

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
+from magma_lab import require_root_and_ovs
 
-from openvolcano.netlab.ovs import OvsNotInstalled, PrivateOvs, find_binaries
+from openvolcano.netlab.ovs import PrivateOvs
 
 
 @pytest.fixture
 def ovs() -> Iterator[PrivateOvs]:
     """A private ovsdb-server + ovs-vswitchd (skipped without root or Open vSwitch)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root (Open vSwitch)")
-    try:
-        find_binaries()
-    except OvsNotInstalled as e:
-        pytest.skip(str(e))
+    require_root_and_ovs("Open vSwitch")
     with PrivateOvs() as private:
         yield private

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import secrets
 import signal
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import pytest
 
 from openvolcano.api import magma as api
-from openvolcano.netlab.ovs import PrivateOvs, find_binaries
+from openvolcano.netlab.ovs import OvsNotInstalled, PrivateOvs, find_binaries
 from openvolcano.stratov.magma.events import Event, Subscription
 
 OPENVOLCANO = str(Path(sys.executable).with_name("openvolcano"))
@@ -49,6 +51,16 @@ LINKS = {
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+def require_root_and_ovs(why: str) -> None:
+    """Skip the calling test unless it runs as root (``why``) with Open vSwitch installed."""
+    if os.geteuid() != 0:
+        pytest.skip(f"needs root ({why})")
+    try:
+        find_binaries()
+    except OvsNotInstalled as e:
+        pytest.skip(str(e))
 
 
 def poll_until(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,12 +29,12 @@ from magma_lab import (
     Switches,
     cookies,
     free_port,
+    require_root_and_ovs,
     until,
     wait_for,
 )
 
 from openvolcano.api import magma as api
-from openvolcano.netlab.ovs import OvsNotInstalled, find_binaries
 from openvolcano.stratov.magma.controller import Magma, MagmaConfig
 
 pytestmark = [pytest.mark.root, pytest.mark.ovs, pytest.mark.slow]
@@ -43,12 +42,7 @@ pytestmark = [pytest.mark.root, pytest.mark.ovs, pytest.mark.slow]
 
 @pytest.fixture(params=["ovs", "quake"])
 def lab(request: pytest.FixtureRequest) -> Iterator[tuple[Plumbing, Switches]]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (namespaces, veth)")
-    try:
-        find_binaries()  # ovs-ofctl inspects quake too
-    except OvsNotInstalled as e:
-        pytest.skip(str(e))
+    require_root_and_ovs("namespaces, veth")  # ovs-ofctl inspects quake too
     if request.param == "quake" and shutil.which("ip") is None:
         pytest.skip("iproute2 missing")
     net = Plumbing()

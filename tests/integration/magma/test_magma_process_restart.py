@@ -9,7 +9,6 @@ back to the desired state - nobody PUTs it again - with traffic flowing.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -27,22 +26,16 @@ from magma_lab import (
     cookies,
     free_port,
     poll_until,
+    require_root_and_ovs,
     stop_process,
 )
-
-from openvolcano.netlab.ovs import OvsNotInstalled, find_binaries
 
 pytestmark = [pytest.mark.root, pytest.mark.ovs, pytest.mark.slow]
 
 
 @pytest.fixture
 def lab() -> Iterator[tuple[Plumbing, OvsSwitches]]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (namespaces, veth)")
-    try:
-        find_binaries()
-    except OvsNotInstalled as e:
-        pytest.skip(str(e))
+    require_root_and_ovs("namespaces, veth")
     net = Plumbing()
     sw: OvsSwitches | None = None
     try:

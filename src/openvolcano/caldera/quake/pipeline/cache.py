@@ -332,7 +332,7 @@ class FlowCache:
             p.n += 1
             p.nb += n
             hits += 1
-            k = p.kind
+            k = p.kind  # _emit, inlined: a call per frame would cost more than the rest
             if k == _OUT:
                 p.out.append(f)  # type: ignore[union-attr]
             elif k == _HDR:

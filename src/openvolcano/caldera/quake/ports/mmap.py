@@ -392,7 +392,7 @@ class MmapPort(PortBackend):
         self._rx_mac = mac
         if self.vnet and gap < 0:  # the vnet header would overlap the fields (never seen)
             gap, self._rx_mac = 0, -1  # so every frame reads its vnet bytes itself
-        self._rx_hdr = struct.Struct(f"{tp.TP3_HDR.format}{max(gap, 0) if self.vnet else 0}xBB")
+        self._rx_hdr = struct.Struct(f"{tp.TP3_HDR.format}{gap if self.vnet else 0}xBB")
 
     def _collect_kernel_drops(self) -> None:
         if self._rx is None:
@@ -450,10 +450,10 @@ class MmapPort(PortBackend):
             while done < len(fl):
                 k = min(len(fl) - done, fn - slot)  # a run that does not wrap
                 run = fl[done : done + k] if done or k < len(fl) else fl
-                if not self._fill_run(ring, slot, run):
+                nb = self._fill_run(ring, slot, run)
+                if nb < 0:
                     break  # a busy slot or a large frame: the per-frame loop below
                 done += k
-                nb = sum(map(len, run))
                 queued += k
                 unkicked += k
                 nbytes += nb
@@ -495,26 +495,26 @@ class MmapPort(PortBackend):
         c.tx_dropped += dropped
         return queued + sent_direct
 
-    def _fill_run(self, ring: mmap.mmap, slot: int, run: list[bytes]) -> bool:
+    def _fill_run(self, ring: mmap.mmap, slot: int, run: list[bytes]) -> int:
         """Queue ``run`` in the slots from ``slot`` on (no wrap) if every one of them is free
-        and every frame fits a slot: one status read for all, no per-frame checks. False:
-        nothing written."""
+        and every frame fits a slot: one status read for all, no per-frame checks. The bytes
+        queued; -1: nothing written."""
         k, fs = len(run), self.geometry.tx_frame_size
         st = self._tx_status_runs.get(k)
         if st is None:  # k statuses, tx_frame_size apart
             st = self._tx_status_runs[k] = struct.Struct("=" + f"I{fs - 4}x" * (k - 1) + "I")
         off = slot * fs
-        if max(map(len, run)) > fs - tp.TP2_TX_DATA_OFFSET:
-            return False
+        lens = list(map(len, run))
+        if max(lens) > fs - tp.TP2_TX_DATA_OFFSET:
+            return -1
         if st.unpack_from(ring, off).count(tp.TP_STATUS_AVAILABLE) != k:
-            return False
+            return -1
         pack_hdr, d, req = tp.TP2_TX_HDR.pack_into, tp.TP2_TX_DATA_OFFSET, tp.TP_STATUS_SEND_REQUEST
-        for frame in run:
-            n = len(frame)
+        for frame, n in zip(run, lens, strict=True):
             ring[off + d : off + d + n] = frame
             pack_hdr(ring, off, req, n)
             off += fs
-        return True
+        return sum(lens)
 
     def _kick(self, tx: socket.socket) -> None:
         """Ask the kernel to transmit every SEND_REQUEST slot (never waits)."""

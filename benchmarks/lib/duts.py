@@ -330,6 +330,16 @@ class QuakeRxThreadDut(QuakeDut):
         return [*super().argv(tb), "--rx-thread"]
 
 
+class QuakeRxThreadDictDut(QuakeRxThreadDut):
+    """``quake-rxt`` without the workers' numpy batch index (``--no-batch-index``): the
+    flow cache's dict lookups only, the baseline the index is measured against."""
+
+    name = "quake-rxt-dict"
+
+    def argv(self, tb: Testbed) -> list[str]:
+        return [*super().argv(tb), "--no-batch-index"]
+
+
 class QuakeSingleDut(QuakeDut):
     """quake without the fast path (``--workers 0``): one process on the DUT CPU."""
 
@@ -341,6 +351,7 @@ DUTS: dict[str, type[Dut]] = {
     "quake": QuakeDut,
     "quake-w0": QuakeSingleDut,
     "quake-rxt": QuakeRxThreadDut,
+    "quake-rxt-dict": QuakeRxThreadDictDut,
     "ovs": OvsDut,
     "bridge": BridgeDut,
     "bare": BareDut,

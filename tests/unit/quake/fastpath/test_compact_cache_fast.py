@@ -63,12 +63,14 @@ def _udp(sport: int, size: int = 0, frag: int = 0) -> bytes:
 class _Rig:
     """Agent + one worker (replica, compact cache) and the reference pipeline."""
 
-    def __init__(self) -> None:
+    def __init__(self, index_min: int | None = None) -> None:
         self.ref = Pipeline(n_tables=1, ports=StaticPorts([1, 2, 3]))
         self.agent = RecordingPipeline(1, StaticPorts([1, 2, 3]))
         ports = StaticPorts([1, 2, 3])
         self.worker, interned = compact_pipeline(1, ports)
         self.cache = CompactFlowCache(self.worker)
+        if index_min is not None:
+            self.cache.index_min = index_min
         self.replica = Replica(self.worker, ports, self.cache, interned)
         self.version = 0
 
@@ -140,14 +142,18 @@ def test_a_masked_subtable_or_a_fragment_takes_the_compiled_path() -> None:
 _FLOW = st.integers(0, 11)
 
 
+@pytest.mark.parametrize("index_min", [None, 2], ids=["default", "batch-index"])
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.lists(_FLOW, min_size=1, max_size=24), st.booleans()),
                 min_size=1, max_size=6),
        st.lists(st.sampled_from([0, 1, 2]), min_size=12, max_size=12))  # fmt: skip
-def test_shortcuts_agree_with_the_pipeline(batches: list[tuple[list[int], bool]],
+def test_shortcuts_agree_with_the_pipeline(index_min: int | None,
+                                           batches: list[tuple[list[int], bool]],
                                            kinds: list[int]) -> None:  # fmt: skip
-    """Flows 0..11 with rules of 3 kinds (output, rewrite+output, none: wildcard rule)."""
-    rig = _Rig()
+    """Flows 0..11 with rules of 3 kinds (output, rewrite+output, none: wildcard rule);
+    with the default batch size for the numpy index (batches here are smaller: never
+    used) and with the index tried for every batch of 2 frames or more."""
+    rig = _Rig(index_min)
     wildcard = _rule([(c.OFPXMT_OFB_ETH_TYPE, 0x0800)], (ActionOutput(port=3, max_len=0),), 1)
     rig.install([wildcard] + [_exact(i, _OUT2 if k == 0 else _SETDST3)
                               for i, k in enumerate(kinds) if k != 2])  # fmt: skip
@@ -177,3 +183,31 @@ def test_pending_rule_counts_fold_when_the_bound_is_reached(
     assert rig.cache.whole_batches == batches + 3
     rig.check_counters()  # flush folds the last 30
     assert len(rig.cache._pend_slots) == 0
+
+
+def test_the_batch_index_answers_many_rules_and_forgets_at_every_table_change() -> None:
+    """Batches over many exact rules go through the numpy index once it has learnt their
+    keys; a flow-mod changing one rule's actions must take effect at the next batch (the
+    index is dropped with the cache's entries), and counts stay exact throughout."""
+    rig = _Rig(index_min=8)
+    rig.install([_exact(i, _OUT2) for i in range(40)])
+    flows = [_udp(i, 64) for i in range(40)]
+    rig.run(flows)  # misses: compiled once, the rest resolved from raw bytes
+    assert rig.cache.indexed_batches == 0
+    rig.run(flows[::-1])  # the dict answers; the index learns the 40 keys
+    rig.run(flows)
+    rig.run([_udp(i, 64 + 8 * (i % 3)) for i in range(40)])  # three lengths: slices path
+    assert rig.cache.indexed_batches == 2
+    rig.check_counters()
+    rig.install([_exact(5, _SETDST3)])  # same match, new actions: flow 5 now goes to port 3
+    rig.run(flows)  # (the oracle checks port 3 gets flow 5, rewritten)
+    rig.run(flows)
+    rig.run(flows)
+    assert rig.cache.indexed_batches == 2  # two shared programs: frame by frame, no index
+    rig.install([_exact(5, _OUT2)])
+    rig.run(flows)
+    rig.run(flows)
+    rig.run(flows)
+    assert rig.cache.indexed_batches == 3  # relearnt after the change, then used again
+    rig.run([*flows[:30], _udp(77, 64)])  # a frame without a rule: the per-frame path
+    rig.check_counters()

@@ -67,11 +67,16 @@ from ..pipeline.cache import (
     _run_ops,
 )
 from ..pipeline.results import PacketInDecision
+from .batch_index import MAX_WORDS, BatchIndex
 from .table import CompactTable, EntryView
 
 __all__ = ["CompactFlowCache"]
 
 _MAX_SHARED = 1 << 15  # shared programs per generation (the cprog column is int16)
+# Batches of at least this many frames of several rules try the numpy batch index first
+# (below it the index's fixed ~20 array calls cost more than the dict lookups they replace).
+_INDEX_MIN = 128
+_INDEX_BACKOFF_MAX = 64  # batches without the index after repeated fruitless tries, at most
 # Frames of whole batches whose per-rule counts may wait as (slot, length) arrays before they
 # are folded (8 bytes a frame: 4 MiB at most; ~2 s of traffic at 0.25 Mpps).
 _PENDING_MAX = 1 << 19
@@ -104,8 +109,14 @@ class CompactFlowCache(FlowCache):
         # table-0 slot and length of every frame of whole batches not yet in the count columns
         self._pend_slots = array("i")
         self._pend_lens = array("i")
+        # in_port -> numpy index of the slot keys of that port's dict (contiguous keys only)
+        self._indexes: dict[int, BatchIndex] = {}
+        self.index_min = _INDEX_MIN  # smallest batch that tries the index (tests lower it)
+        self._index_skip = 0  # batches left to run without the index (backoff)
+        self._index_backoff = 1
         self.quick = 0  # misses resolved without compiling
         self.whole_batches = 0  # batches forwarded by _run_batch
+        self.indexed_batches = 0  # of which looked up by a BatchIndex
         super().__init__(pipeline, capacity)
 
     # --- compact values -------------------------------------------------------------
@@ -115,6 +126,7 @@ class CompactFlowCache(FlowCache):
         self._memo.clear()
         self._plans.clear()  # (a plan depends on the profile's layout)
         self._programs.clear()
+        self._indexes.clear()  # (their keys' values were the dicts' just dropped)
         self._t0.reset_cprog()
 
     def _value(self, prog: Program) -> Any:
@@ -293,7 +305,7 @@ class CompactFlowCache(FlowCache):
         gapped, kf, lo, hi = self.gapped, prof.gapped, prof.lo, prof.hi
         t0 = self._t0
         shared, cprog, pk, by = self._shared, t0.cprog, t0._pk, t0._by
-        if len(frames) > 1 and self._run_batch(frames, get, kf if gapped else None):
+        if len(frames) > 1 and self._run_batch(in_port, frames, get, kf if gapped else None):
             return []
         pins: list[PacketInDecision] = []
         hits = 0
@@ -327,27 +339,36 @@ class CompactFlowCache(FlowCache):
         self.hits += hits
         return pins
 
-    def _run_batch(self, frames: Sequence[bytes], get: Any, kf: Any) -> bool:
+    def _run_batch(self, in_port: int, frames: Sequence[bytes], get: Any, kf: Any) -> bool:
         """A whole batch whose frames all hit and run one shared program (one flow, or
         many rules with the same actions: the common case under load), with C-level
-        ``map`` calls instead of a Python loop per frame. False: nothing done (the
-        per-frame loop runs it)."""
-        if kf is None:
-            kf = self.profile.contiguous
+        ``map`` calls - or, for a large batch of many rules, the numpy
+        :class:`~.batch_index.BatchIndex` - instead of a Python loop per frame. False:
+        nothing done (the per-frame loop runs it)."""
         n = len(frames)
         f0 = frames[0]
+        index = None  # the port's index, when it could not answer this batch: learns from it
+        lens = None
+        if kf is None:
+            kf = self.profile.contiguous
         if f0 == frames[-1] and frames.count(f0) == n:  # identical frames: one key, one value
             vals = [get(kf(f0))]
             v0 = vals[0]
             same = True
         else:
+            if n >= self.index_min and kf is self.profile.contiguous and self._index_ready():
+                lens = list(map(len, frames))
+                if self._run_indexed(in_port, frames, lens):
+                    return True
+                index = self._indexes.get(in_port)
             vals = list(map(get, map(kf, frames)))
             v0 = vals[0]
             same = vals[-1] is v0 and vals.count(v0) == n
         t0 = self._t0
+        if lens is None:
+            lens = list(map(len, frames))
         if v0.__class__ is int and same:  # one rule, one shared program
             p = self._shared[t0.cprog[v0]]
-            lens = list(map(len, frames))
             if min(lens) < p.minlen:
                 return False
             nb = sum(lens)
@@ -360,7 +381,6 @@ class CompactFlowCache(FlowCache):
             except TypeError:
                 return False
             ids = {0} if len(self._shared) == 1 else set(map(t0.cprog.__getitem__, vals))
-            lens = list(map(len, frames))
             if len(ids) != 1 or min(lens) < self._shared[min(ids)].minlen:
                 del ps[-n:]  # several shared programs, or a frame too short: frame by frame
                 return False
@@ -369,6 +389,61 @@ class CompactFlowCache(FlowCache):
             self._pend_lens.fromlist(lens)
             if len(ps) > _PENDING_MAX:  # bounded memory: fold now
                 self.fold_slots()
+        if index is not None and index.learn(frames, vals) == 0:
+            self._index_failed()  # it knew every key, yet could not answer: back off
+        self._emit_batch(p, frames, nb)
+        return True
+
+    def _index_ready(self) -> bool:
+        """Whether this batch may try the index (not while backing off after failures)."""
+        if self._index_skip:
+            self._index_skip -= 1
+            return False
+        return True
+
+    def _index_failed(self) -> None:
+        """The index could not answer and learnt nothing: leave it alone for a while
+        (doubling, up to ``_INDEX_BACKOFF_MAX`` batches), so a batch it can never answer
+        (a frame too short for its key, a fingerprint clash) does not pay for it each time."""
+        self._index_skip = self._index_backoff
+        self._index_backoff = min(2 * self._index_backoff, _INDEX_BACKOFF_MAX)
+
+    def _run_indexed(self, in_port: int, frames: Sequence[bytes], lens: list[int]) -> bool:
+        """The batch through the port's :class:`BatchIndex`: every frame's slot in ~20 numpy
+        calls. False: nothing done (the index is created here if the port has none)."""
+        ix = self._indexes.get(in_port)
+        if ix is None:
+            prof = self.profile
+            if (prof.hi + 7 >> 3) - (prof.lo >> 3) <= MAX_WORDS:
+                self._indexes[in_port] = BatchIndex(prof.lo, prof.hi)
+            return False
+        lmin = min(lens)
+        slots = ix.lookup(frames, lmin if lmin == max(lens) else 0)
+        if slots is None:
+            return False
+        t0 = self._t0
+        if len(self._shared) == 1:
+            pid = 0
+        else:
+            cp = np.frombuffer(t0.cprog, dtype=np.int16)[slots]
+            pid = int(cp[0])
+            if not (cp == pid).all():
+                return False
+        p = self._shared[pid]
+        if lmin < p.minlen:
+            return False
+        self._index_backoff = 1
+        self._pend_slots.frombytes(slots.tobytes())
+        self._pend_lens.fromlist(lens)
+        if len(self._pend_slots) > _PENDING_MAX:
+            self.fold_slots()
+        self.indexed_batches += 1
+        self._emit_batch(p, frames, sum(lens))
+        return True
+
+    def _emit_batch(self, p: Program, frames: Sequence[bytes], nb: int) -> None:
+        """Count a whole batch on its shared program ``p`` and run it on every frame."""
+        n = len(frames)
         p.n += n
         p.nb += nb
         self.hits += n
@@ -382,4 +457,3 @@ class CompactFlowCache(FlowCache):
         elif k == _OPS:
             for f in frames:
                 _run_ops(p, f)
-        return True

@@ -175,6 +175,7 @@ class WorkerPool:
         batch: int = 256,
         start_timeout: float = 10.0,
         sched: str = "other",
+        batch_index: bool = True,
     ) -> None:
         if max_workers < 1:
             raise PoolError(f"workers must be >= 1, got {max_workers}")
@@ -189,6 +190,7 @@ class WorkerPool:
         # 4 MiB of RX ring per port; 128 KiB blocks hold a 64 KiB GSO super-frame (vnet)
         self.geometry = geometry or RingGeometry(block_size=1 << 17, block_nr=32)
         self.batch = batch
+        self.batch_index = batch_index  # workers' caches use a numpy batch index (worker.py)
         self.start_timeout = start_timeout
         self.log = UpdateLog()
         self.active = max_workers
@@ -264,7 +266,14 @@ class WorkerPool:
             ctrl.send(pickle.dumps(("error", str(exc))))
             os._exit(2)
         view = memoryview(self._shm).cast("q")[wid * self._slots : (wid + 1) * self._slots]
-        w = Worker(ports, n_tables=self.n_tables, ctrl=ctrl, counters=view, batch=self.batch)
+        w = Worker(
+            ports,
+            n_tables=self.n_tables,
+            ctrl=ctrl,
+            counters=view,
+            batch=self.batch,
+            batch_index=self.batch_index,
+        )
         ctrl.send(pickle.dumps(("ready", wid)))
         try:
             w.run()

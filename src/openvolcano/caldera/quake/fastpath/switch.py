@@ -345,12 +345,15 @@ def start_fastpath(
     netns: str | None = None,
     sched: str = "other",
     rx_thread: bool = False,
+    batch_index: bool = True,
 ) -> FastQuakeSwitch:
     """Start the workers and build the switch for ``cfg`` (a :class:`~..daemon.QuakeConfig`,
     typed loosely: the daemon imports this module). ``cpus`` pins worker i to the i-th CPU
     (cyclic); ``sched`` is the workers' scheduling policy (:class:`.pool.WorkerPool`);
     ``rx_thread`` moves each port's kernel receive work into a NAPI thread pinned to the
-    workers' CPUs (:mod:`..ports.rxthread`, restored by :func:`stop_fastpath`). Call from the
+    workers' CPUs (:mod:`..ports.rxthread`, restored by :func:`stop_fastpath`);
+    ``batch_index=False`` keeps the workers' caches to dict lookups (no numpy batch index,
+    :mod:`.batch_index`). Call from the
     running event loop; undo with :func:`stop_fastpath`."""
     from ..daemon import QuakeConfig
 
@@ -360,7 +363,7 @@ def start_fastpath(
     if getattr(cfg, "local_port", None) is not None:
         raise InvalidInput("--local-port is not supported with --workers yet")
     pool = WorkerPool(cfg.ports, max_workers=workers, n_tables=cfg.n_tables, cpus=cpus,
-                      netns=netns, sched=sched)  # fmt: skip
+                      netns=netns, sched=sched, batch_index=batch_index)  # fmt: skip
     rx = [RxThread(name, cpus or sorted(os.sched_getaffinity(0))) for name, _ in cfg.ports
           ] if rx_thread else []  # fmt: skip
     pool.start()
@@ -406,13 +409,15 @@ async def serve_fastpath(
     sched: str = "other",
     rx_thread: bool = False,
     stop: asyncio.Event | None = None,
+    batch_index: bool = True,
 ) -> None:
     """Run quake with ``workers`` worker processes until ``stop`` (or SIGTERM/SIGINT)."""
     from ..daemon import QuakeConfig
     from .mgmt import start_mgmt_api
 
     assert isinstance(cfg, QuakeConfig)
-    sw = start_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread)
+    sw = start_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread,
+                        batch_index=batch_index)  # fmt: skip
     loop = asyncio.get_running_loop()
     try:
         if stop is None:
@@ -436,7 +441,8 @@ async def serve_fastpath(
 
 def run_fastpath(
     cfg: object, workers: int, cpus: Sequence[int] = (), sched: str = "other",
-    rx_thread: bool = False,
+    rx_thread: bool = False, batch_index: bool = True,
 ) -> None:  # fmt: skip
     """Foreground entry point for ``openvolcano quake ... --workers N`` (N >= 1)."""
-    asyncio.run(serve_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread))
+    asyncio.run(serve_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread,
+                               batch_index=batch_index))  # fmt: skip

@@ -114,6 +114,7 @@ class Worker:
         idle_ms: int = 100,
         export_s: float = 0.1,
         flow_export_s: float = 1.0,
+        batch_index: bool = True,
     ) -> None:
         self.ports = dict(ports)  # every port, gone ones too (their counter slots stay)
         self.live = dict(ports)  # the ports read and written
@@ -122,6 +123,8 @@ class Worker:
         self.pipeline, interned = compact_pipeline(n_tables, self.view)
         self.tables = cast(list[CompactTable], self.pipeline.tables)
         self.cache = CompactFlowCache(self.pipeline)
+        if not batch_index:  # dict lookups only (saves the index's ~80 bytes per live flow)
+            self.cache.index_min = 1 << 62
         self.replica = Replica(self.pipeline, self.view, self.cache, interned)
         self.ctrl = ctrl
         self.counters = counters

@@ -201,9 +201,12 @@ def test_the_batch_index_answers_many_rules_and_forgets_at_every_table_change() 
     rig.check_counters()
     rig.install([_exact(5, _SETDST3)])  # same match, new actions: flow 5 now goes to port 3
     rig.run(flows)  # (the oracle checks port 3 gets flow 5, rewritten)
-    rig.run(flows)
-    rig.run(flows)
+    refusals = rig.cache.index_refusals
+    for _ in range(12):
+        rig.run(flows)
     assert rig.cache.indexed_batches == 2  # two shared programs: frame by frame, no index
+    # ... and the index, which knows every key yet cannot answer, backs off (1, 2, 4 batches)
+    assert rig.cache.index_refusals - refusals == 5
     rig.install([_exact(5, _OUT2)])
     rig.run(flows)
     rig.run(flows)

@@ -8,13 +8,13 @@ of memory at random (the dict's index and entry, the stored key, the slot's
 fit the core's cache beside the rings. This index answers the same question
 for a whole batch - "which table-0 slot does each frame's key map to?" - with
 numpy calls whose loops issue the loads of all frames at once, so their waits
-overlap, and with two lines per frame in compact arrays (~80 bytes a key).
+overlap, over compact arrays (~80-100 bytes a key against the dict's ~150).
 
 Design: a two-choice cuckoo hash table over the frames' key bytes
 ``frame[a:b]`` (the cache key ``frame[lo:hi]`` widened to whole 8-byte words:
 a stricter key, so a hit here implies the cache's hit). Each key has two cells,
-from two multiplicative hashes of its words (folded, so every bit counts); a
-cell holds a 32-bit fingerprint and the key's entry number, so a lookup reads
+from two multiplicative hashes of its words (a matrix product each); a cell
+holds a 31-bit fingerprint and the key's entry number, so a lookup reads
 both cells, keeps the one whose fingerprint matches, and checks the whole key
 against the entry's stored words (one ``bytes`` comparison for the batch).
 Insertion moves keys between their two cells (cuckoo); a table that cannot
@@ -31,6 +31,8 @@ takes its per-frame path, which is always right).
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -83,7 +85,7 @@ class BatchIndex:
         # zeros): an empty cell's lookup lands on it.
         self._keys = np.zeros((64, self._nw), dtype=_U64)
         self._vals = np.full(64, -1, dtype=np.int32)
-        self._hl: list[tuple[int, int]] = [(0, 0)]  # both hashes of each entry (placement)
+        self._h1, self._h2 = array("Q", [0]), array("Q", [0])  # each entry's hashes (placement)
         self._n = 0
 
     # --- hashing -------------------------------------------------------------------------
@@ -164,10 +166,11 @@ class BatchIndex:
             self._vals = _grown(self._vals, size, -1)
         self._keys[first : last + 1] = w
         self._vals[first : last + 1] = [new[k] for k in keys]
-        self._hl.extend(zip(h1.tolist(), h2.tolist(), strict=True))
+        self._h1.frombytes(h1.tobytes())
+        self._h2.frombytes(h2.tobytes())
         self._n = last
-        if last > _MAX_LOAD * len(self._cells):
-            self._rebuild(self._bits + 1)  # places every entry, the new ones included
+        if last > _MAX_LOAD * len(self._cells):  # grow: every entry placed anew
+            self._rebuild(max(self._bits + 1, math.ceil(math.log2(last / _MAX_LOAD))))
         elif not self._place(range(first, last + 1)):
             self._rebuild(self._bits + 1)
         return m
@@ -177,19 +180,19 @@ class BatchIndex:
         False: an entry was left out (the table must grow)."""
         cells = self._cells
         sh = 64 - self._bits
-        hl = self._hl
+        hs1, hs2 = self._h1, self._h2
         for e in entries:
-            h1, h2 = hl[e]
-            cell = (h2 >> 33) << 32 | e
-            pos = h1 >> sh
+            cell = (hs2[e] >> 33) << 32 | e
+            pos = hs1[e] >> sh
             for _ in range(_MAX_KICKS):
                 old = int(cells[pos])
                 cells[pos] = cell
                 if not old:
                     break
                 cell = old  # the evicted entry goes to its other cell
-                o1, o2 = hl[old & 0xFFFFFFFF]
-                pos = o2 >> sh if o1 >> sh == pos else o1 >> sh
+                o = old & 0xFFFFFFFF
+                p1 = hs1[o] >> sh
+                pos = hs2[o] >> sh if p1 == pos else p1
             else:
                 return False
         return True

@@ -117,6 +117,7 @@ class CompactFlowCache(FlowCache):
         self.quick = 0  # misses resolved without compiling
         self.whole_batches = 0  # batches forwarded by _run_batch
         self.indexed_batches = 0  # of which looked up by a BatchIndex
+        self.index_refusals = 0  # batches the index was tried on and could not answer
         super().__init__(pipeline, capacity)
 
     # --- compact values -------------------------------------------------------------
@@ -127,6 +128,7 @@ class CompactFlowCache(FlowCache):
         self._plans.clear()  # (a plan depends on the profile's layout)
         self._programs.clear()
         self._indexes.clear()  # (their keys' values were the dicts' just dropped)
+        self._index_skip, self._index_backoff = 0, 1  # new tables: the index may help again
         self._t0.reset_cprog()
 
     def _value(self, prog: Program) -> Any:
@@ -347,27 +349,37 @@ class CompactFlowCache(FlowCache):
         nothing done (the per-frame loop runs it)."""
         n = len(frames)
         f0 = frames[0]
-        index = None  # the port's index, when it could not answer this batch: learns from it
         lens = None
-        if kf is None:
-            kf = self.profile.contiguous
         if f0 == frames[-1] and frames.count(f0) == n:  # identical frames: one key, one value
-            vals = [get(kf(f0))]
-            v0 = vals[0]
-            same = True
+            vals = [get((kf or self.profile.contiguous)(f0))] * n
         else:
-            if n >= self.index_min and kf is self.profile.contiguous and self._index_ready():
-                lens = list(map(len, frames))
-                if self._run_indexed(in_port, frames, lens):
-                    return True
-                index = self._indexes.get(in_port)
+            index = None
+            if kf is None:  # contiguous keys: the index may answer a large batch of many flows
+                kf = self.profile.contiguous
+                if n >= self.index_min and self._index_ready():
+                    lens = list(map(len, frames))
+                    if self._run_indexed(in_port, frames, lens):
+                        return True
+                    self.index_refusals += 1
+                    index = self._indexes.get(in_port)
             vals = list(map(get, map(kf, frames)))
-            v0 = vals[0]
-            same = vals[-1] is v0 and vals.count(v0) == n
+            if index is not None:
+                if index.learn(frames, vals):
+                    self._index_backoff = 1  # new keys: the next batch may be answered
+                elif None not in vals:  # (misses are learnt once the dict has them)
+                    self._index_failed()  # it knew every slot key, yet could not answer
+        return self._run_values(frames, vals, lens)
+
+    def _run_values(self, frames: Sequence[bytes], vals: list[Any], lens: list[int] | None
+                    ) -> bool:  # fmt: skip
+        """The batch, given every frame's cache value, if they are all slots of one shared
+        program and no frame is too short for it (False: nothing done)."""
+        n = len(frames)
         t0 = self._t0
+        v0 = vals[0]
         if lens is None:
             lens = list(map(len, frames))
-        if v0.__class__ is int and same:  # one rule, one shared program
+        if v0.__class__ is int and vals[-1] is v0 and vals.count(v0) == n:  # one rule
             p = self._shared[t0.cprog[v0]]
             if min(lens) < p.minlen:
                 return False
@@ -389,8 +401,6 @@ class CompactFlowCache(FlowCache):
             self._pend_lens.fromlist(lens)
             if len(ps) > _PENDING_MAX:  # bounded memory: fold now
                 self.fold_slots()
-        if index is not None and index.learn(frames, vals) == 0:
-            self._index_failed()  # it knew every key, yet could not answer: back off
         self._emit_batch(p, frames, nb)
         return True
 
@@ -402,9 +412,12 @@ class CompactFlowCache(FlowCache):
         return True
 
     def _index_failed(self) -> None:
-        """The index could not answer and learnt nothing: leave it alone for a while
-        (doubling, up to ``_INDEX_BACKOFF_MAX`` batches), so a batch it can never answer
-        (a frame too short for its key, a fingerprint clash) does not pay for it each time."""
+        """The index could not answer a batch without misses and had nothing to learn from
+        it: leave it alone for a while (doubling, up to ``_INDEX_BACKOFF_MAX`` batches), so
+        batches it cannot answer - several shared programs, keys whose value is a full
+        program (packet-in, drop, several tables), frames too short for its key - do not
+        pay for it each time. New slot keys reset the backoff (it learns them), and misses
+        do not count (the per-frame path makes them entries, learnt at their next batch)."""
         self._index_skip = self._index_backoff
         self._index_backoff = min(2 * self._index_backoff, _INDEX_BACKOFF_MAX)
 

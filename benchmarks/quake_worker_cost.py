@@ -6,7 +6,8 @@ Throughput at overload (``quake_bench``) is noisy on a shared machine; CPU time
 per forwarded packet at a *paced* load below saturation is not, and it splits
 the cost between the forwarding process and the in-port's NAPI thread.
 
-For each DUT (``quake`` = one worker, ``bare`` = ``bare_mmap_fwd.py``) and each
+For each DUT (``quake`` = one worker, ``quake-dict`` = the same without the
+batch index, ``bare`` = ``bare_mmap_fwd.py``) and each
 flow count: the test bed in ``--rx-softirq thread`` mode (the in-port's receive
 work in its NAPI thread pinned to the switch CPU), one exact rule per flow,
 trafgen paced at ``--load`` pps. Over a window after a warm-up:
@@ -17,7 +18,7 @@ trafgen paced at ``--load`` pps. Over a window after a warm-up:
 * the forwarding process's RSS after its rules were installed and its peak
   during the traffic (sampled every 50 ms), per rule when there are rules.
 
-    python -m benchmarks.quake_worker_cost [--duts quake,bare] [--flows 1,65536]
+    python -m benchmarks.quake_worker_cost [--duts quake,quake-dict,bare] [--flows 1,65536]
         [--load 150000] [--warmup 1.5] [--window 2]
 
 Root, netsniff-ng and Open vSwitch's ``ovs-ofctl`` (rules for quake) needed.
@@ -36,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.lib.duts import BareDut, QuakeDut, make_dut, write_rules
+from benchmarks.lib.duts import BareDut, QuakeDictDut, QuakeDut, make_dut, write_rules
 from benchmarks.lib.testbed import BenchError, Testbed
 from openvolcano.caldera.quake.ports.rxthread import napi_threads
 
@@ -132,7 +133,7 @@ def measure(tb: Testbed, name: str, flows: int, a: argparse.Namespace) -> str:
     finally:
         dut.stop()
     pps = r["fwd_pps"]
-    line = (f"{name:5s} flows={flows:<6d} fwd {pps / 1e3:6.1f} kpps (loss {100 * r['loss']:.2f} %); "
+    line = (f"{name:10s} flows={flows:<6d} fwd {pps / 1e3:6.1f} kpps (loss {100 * r['loss']:.2f} %); "
             f"forwarder {1e6 * res['fwd'] / pps:.2f} us/pkt, NAPI thread "
             f"{1e6 * res['napi'] / pps:.2f} us/pkt, {res['vcs']:.0f} ctx switches/s; "
             f"RSS {base_rss} KiB after rules, peak {peak[0]} KiB")  # fmt: skip
@@ -141,17 +142,17 @@ def measure(tb: Testbed, name: str, flows: int, a: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--duts", default="quake,bare", help="comma list of quake,bare")
+    ap.add_argument("--duts", default="quake,bare", help="comma list of quake,quake-dict,bare")
     ap.add_argument("--flows", default="1,65536", help="flow counts (one exact rule each)")
     ap.add_argument("--load", type=int, default=150_000, help="paced load, pps (below saturation)")
     ap.add_argument("--warmup", type=float, default=1.5)
     ap.add_argument("--window", type=float, default=3.0)
     a = ap.parse_args(argv)
     duts = [d for d in a.duts.split(",") if d]
-    bad = [d for d in duts if d not in (QuakeDut.name, BareDut.name)]
+    bad = [d for d in duts if d not in (QuakeDut.name, QuakeDictDut.name, BareDut.name)]
     flows = [int(f) for f in a.flows.split(",") if f]
     if bad or not duts or not flows or a.window < 1.5 or a.load <= 0:
-        ap.error("--duts from quake,bare; --flows N,...; --window >= 1.5; --load > 0")
+        ap.error("--duts from quake,quake-dict,bare; --flows N,...; --window >= 1.5; --load > 0")
     if os.geteuid() != 0:
         print("quake_worker_cost: needs root (network namespaces)", file=sys.stderr)
         return 2

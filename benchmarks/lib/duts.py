@@ -330,6 +330,15 @@ class QuakeRxThreadDut(QuakeDut):
         return [*super().argv(tb), "--rx-thread"]
 
 
+class QuakeDictDut(QuakeDut):
+    """``quake`` without the workers' numpy batch index (``--no-batch-index``)."""
+
+    name = "quake-dict"
+
+    def argv(self, tb: Testbed) -> list[str]:
+        return [*super().argv(tb), "--no-batch-index"]
+
+
 class QuakeRxThreadDictDut(QuakeRxThreadDut):
     """``quake-rxt`` without the workers' numpy batch index (``--no-batch-index``): the
     flow cache's dict lookups only, the baseline the index is measured against."""
@@ -352,6 +361,7 @@ DUTS: dict[str, type[Dut]] = {
     "quake-w0": QuakeSingleDut,
     "quake-rxt": QuakeRxThreadDut,
     "quake-rxt-dict": QuakeRxThreadDictDut,
+    "quake-dict": QuakeDictDut,
     "ovs": OvsDut,
     "bridge": BridgeDut,
     "bare": BareDut,

@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.lib.duts import DUTS, Dut, QuakeDut, make_dut, write_rules
+from benchmarks.lib.duts import DUTS, Dut, QuakeDut, known_dut, make_dut, write_rules
 from benchmarks.lib.report import markdown_table, medians, plot_all, targets_table
 from benchmarks.lib.testbed import SIZE_SETS, BenchError, Testbed
 
@@ -83,7 +83,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument(
-        "--duts", default="quake,ovs,bridge,bare", help="comma list of " + ",".join(DUTS)
+        "--duts",
+        default="quake,ovs,bridge,bare",
+        help="comma list of " + ",".join(DUTS) + "; a quake DUT may take one more quake"
+        " option as NAME:opt[=value] (e.g. quake-rxt:worker-batch=1024), reported under that name",
     )
     ap.add_argument("--figures", default="4,5,6,7", help="which paper figures to measure")
     ap.add_argument("--sizes", default="64,570,1518,imix")
@@ -156,7 +159,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     except (argparse.ArgumentTypeError, ValueError) as exc:
         ap.error(str(exc))
     for bad, what in (
-        ([d for d in a.duts if d not in DUTS], "unknown DUT"),
+        ([d for d in a.duts if not known_dut(d)], "unknown DUT"),
         ([s for s in [*a.sizes, *a.flows_size] if s not in SIZE_SETS], "unknown size"),
         ([f for f in a.figures if f not in ("4", "5", "6", "7")], "unknown figure"),
         ([f for f in a.flows + a.setdst_flows if not 1 <= f <= 65536], "flows out of 1..65536"),

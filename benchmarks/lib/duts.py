@@ -55,7 +55,7 @@ from openvolcano.netlab.ovs import OvsNotInstalled, PrivateOvs, find_binaries
 
 from .testbed import IP_GEN, IP_SINK, UDP_DPORT, BenchError, Proc, Testbed, in_netns, run
 
-__all__ = ["DUTS", "Dut", "make_dut", "write_rules"]
+__all__ = ["DUTS", "Dut", "known_dut", "make_dut", "write_rules"]
 
 REPO = Path(__file__).resolve().parents[2]
 YARDSTICK_PYFWD = REPO.parent / "shared" / "bench" / "duts" / "pyfwd.py"
@@ -255,6 +255,7 @@ class QuakeDut(Dut):
 
     name = "quake"
     workers = 1
+    extra: tuple[str, ...] = ()  # more quake options (a DUT variant, make_dut)
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
@@ -284,7 +285,8 @@ class QuakeDut(Dut):
             return [*fifo_prefix(tb), "taskset", "-c", str(tb.dut_cpu), *base]
         return ["taskset", "-c", str(tb.ctl_cpu), *base, "--workers", str(self.workers),
                 "--worker-cpus", str(tb.dut_cpu),
-                "--worker-sched", "fifo" if tb.dut_sched == "fifo" else "other"]  # fmt: skip
+                "--worker-sched", "fifo" if tb.dut_sched == "fifo" else "other",
+                *self.extra]  # fmt: skip
 
     def start(self, tb: Testbed, rules: Path, nrules: int) -> None:
         self.proc = Proc(tb.nsx(tb.n.dut_ns, *self.argv(tb)), self.state_dir / f"{self.name}.log")
@@ -370,6 +372,24 @@ DUTS: dict[str, type[Dut]] = {
 }
 
 
+def known_dut(name: str) -> bool:
+    """Is ``name`` a DUT: one of :data:`DUTS`, or a quake one with options
+    (``quake-rxt:worker-batch=1024``, see :func:`make_dut`)?"""
+    base, _, opts = name.partition(":")
+    cls = DUTS.get(base)
+    return cls is not None and (not opts or issubclass(cls, QuakeDut))
+
+
 def make_dut(name: str, state_dir: Path) -> Dut:
-    cls = DUTS[name]
-    return cls(state_dir)
+    """The DUT called ``name``. ``BASE:opt[=value]`` (a quake DUT only) adds ``--opt
+    [value]`` to quake's command line and is reported under the whole name, so variants of
+    one switch run interleaved in one test bed (e.g. ``quake-rxt:worker-batch=1024``)."""
+    base, _, opts = name.partition(":")
+    dut = DUTS[base](state_dir)
+    if opts:
+        if not isinstance(dut, QuakeDut):
+            raise BenchError(f"{name}: options are for quake DUTs only")
+        opt, _, value = opts.partition("=")
+        dut.extra = (f"--{opt}", value) if value else (f"--{opt}",)
+        dut.name = name
+    return dut

@@ -67,6 +67,12 @@ def quake(
         " (threaded NAPI, GRO on, RPS off; restored at exit): with --worker-sched fifo the"
         " switch no longer collapses under overload. Ports in quake's own namespace only",
     ),
+    worker_batch: int = typer.Option(
+        256,
+        "--worker-batch",
+        help="frames a worker takes from a port per batch, at most (1..1024; larger batches"
+        " amortise per-batch work under load, smaller ones shorten each port's turn)",
+    ),
     batch_index: bool = typer.Option(
         True,
         "--batch-index/--no-batch-index",
@@ -104,10 +110,14 @@ def quake(
             raise InvalidInput("--rx-thread needs --workers N (N >= 1)")
         if not batch_index and not workers:
             raise InvalidInput("--no-batch-index needs --workers N (N >= 1)")
+        if worker_batch != 256 and not workers:
+            raise InvalidInput("--worker-batch needs --workers N (N >= 1)")
         if workers:  # the multi-process fast path (openvolcano.caldera.quake.fastpath)
+            from openvolcano.caldera.quake.fastpath.pool import WorkerTuning
             from openvolcano.caldera.quake.fastpath.switch import run_fastpath
 
-            run_fastpath(cfg, workers, cpus, worker_sched, rx_thread, batch_index)
+            tuning = WorkerTuning(batch=worker_batch, batch_index=batch_index)
+            run_fastpath(cfg, workers, cpus, worker_sched, rx_thread, tuning)
         else:
             run(cfg)
     except OpenVolcanoError as exc:

@@ -133,6 +133,11 @@ def test_bad_port_is_one_clear_line(lab: Lab) -> None:
         (["--workers", "1", "--worker-cpus", "4096"], "quake: --worker-cpus: CPU 4096 is not"),
         (["--rx-thread"], "quake: --rx-thread needs --workers N (N >= 1)"),
         (["--no-batch-index"], "quake: --no-batch-index needs --workers N (N >= 1)"),
+        (["--worker-batch", "512"], "quake: --worker-batch needs --workers N (N >= 1)"),
+        (
+            ["--workers", "1", "--worker-batch", "0"],
+            "quake: bad --worker-batch 0: expected 1..1024",
+        ),
     ],
 )
 def test_fast_path_options_are_checked_in_one_clear_line(args: list[str], message: str) -> None:

@@ -68,6 +68,7 @@ import socket
 import struct
 import time
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from openvolcano.common.errors import InvalidInput
@@ -80,7 +81,22 @@ from .compact import FlowReport
 from .replica import Record, UpdateLog
 from .worker import COUNTER_FIELDS, PORT_FIELDS, Worker, counter_slots
 
-__all__ = ["PoolError", "WorkerPool", "fanout_program"]
+__all__ = ["PoolError", "WorkerPool", "WorkerTuning", "fanout_program"]
+
+MAX_BATCH = 1024  # frames per receive batch, at most (a TX ring holds 1,024 frames)
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How each worker forwards (CLI: ``--worker-batch``, ``--no-batch-index``)."""
+
+    batch: int = 256  # frames taken from a port's RX ring per batch, at most
+    batch_index: bool = True  # large batches of many flows through the numpy batch index
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch <= MAX_BATCH:
+            raise InvalidInput(f"bad --worker-batch {self.batch}: expected 1..{MAX_BATCH}")
+
 
 PACKET_FANOUT_CBPF = 6
 PACKET_FANOUT_DATA = 22
@@ -172,10 +188,9 @@ class WorkerPool:
         netns: str | None = None,
         cpus: Sequence[int] = (),
         geometry: RingGeometry | None = None,
-        batch: int = 256,
         start_timeout: float = 10.0,
         sched: str = "other",
-        batch_index: bool = True,
+        tuning: WorkerTuning | None = None,
     ) -> None:
         if max_workers < 1:
             raise PoolError(f"workers must be >= 1, got {max_workers}")
@@ -189,8 +204,7 @@ class WorkerPool:
         self.cpus = tuple(cpus)
         # 4 MiB of RX ring per port; 128 KiB blocks hold a 64 KiB GSO super-frame (vnet)
         self.geometry = geometry or RingGeometry(block_size=1 << 17, block_nr=32)
-        self.batch = batch
-        self.batch_index = batch_index  # workers' caches use a numpy batch index (worker.py)
+        self.tuning = tuning or WorkerTuning()  # every worker's batch size and batch index
         self.start_timeout = start_timeout
         self.log = UpdateLog()
         self.active = max_workers
@@ -271,8 +285,8 @@ class WorkerPool:
             n_tables=self.n_tables,
             ctrl=ctrl,
             counters=view,
-            batch=self.batch,
-            batch_index=self.batch_index,
+            batch=self.tuning.batch,
+            batch_index=self.tuning.batch_index,
         )
         ctrl.send(pickle.dumps(("ready", wid)))
         try:

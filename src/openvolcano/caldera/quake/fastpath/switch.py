@@ -62,7 +62,7 @@ from ..ports.mmap import MmapPort, RingGeometry
 from ..ports.rxthread import RxThread
 from ..trace import trace_request
 from .compact import RecordingPipeline
-from .pool import PACKET_FANOUT_CBPF, WorkerPool
+from .pool import PACKET_FANOUT_CBPF, WorkerPool, WorkerTuning
 
 __all__ = [
     "ControlPort",
@@ -345,15 +345,15 @@ def start_fastpath(
     netns: str | None = None,
     sched: str = "other",
     rx_thread: bool = False,
-    batch_index: bool = True,
+    tuning: WorkerTuning | None = None,
 ) -> FastQuakeSwitch:
     """Start the workers and build the switch for ``cfg`` (a :class:`~..daemon.QuakeConfig`,
     typed loosely: the daemon imports this module). ``cpus`` pins worker i to the i-th CPU
     (cyclic); ``sched`` is the workers' scheduling policy (:class:`.pool.WorkerPool`);
     ``rx_thread`` moves each port's kernel receive work into a NAPI thread pinned to the
     workers' CPUs (:mod:`..ports.rxthread`, restored by :func:`stop_fastpath`);
-    ``batch_index=False`` keeps the workers' caches to dict lookups (no numpy batch index,
-    :mod:`.batch_index`). Call from the
+    ``tuning``: the workers' batch size and batch index (:class:`.pool.WorkerTuning`).
+    Call from the
     running event loop; undo with :func:`stop_fastpath`."""
     from ..daemon import QuakeConfig
 
@@ -363,7 +363,7 @@ def start_fastpath(
     if getattr(cfg, "local_port", None) is not None:
         raise InvalidInput("--local-port is not supported with --workers yet")
     pool = WorkerPool(cfg.ports, max_workers=workers, n_tables=cfg.n_tables, cpus=cpus,
-                      netns=netns, sched=sched, batch_index=batch_index)  # fmt: skip
+                      netns=netns, sched=sched, tuning=tuning)  # fmt: skip
     rx = [RxThread(name, cpus or sorted(os.sched_getaffinity(0))) for name, _ in cfg.ports
           ] if rx_thread else []  # fmt: skip
     pool.start()
@@ -409,7 +409,7 @@ async def serve_fastpath(
     sched: str = "other",
     rx_thread: bool = False,
     stop: asyncio.Event | None = None,
-    batch_index: bool = True,
+    tuning: WorkerTuning | None = None,
 ) -> None:
     """Run quake with ``workers`` worker processes until ``stop`` (or SIGTERM/SIGINT)."""
     from ..daemon import QuakeConfig
@@ -417,7 +417,7 @@ async def serve_fastpath(
 
     assert isinstance(cfg, QuakeConfig)
     sw = start_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread,
-                        batch_index=batch_index)  # fmt: skip
+                        tuning=tuning)  # fmt: skip
     loop = asyncio.get_running_loop()
     try:
         if stop is None:
@@ -441,8 +441,8 @@ async def serve_fastpath(
 
 def run_fastpath(
     cfg: object, workers: int, cpus: Sequence[int] = (), sched: str = "other",
-    rx_thread: bool = False, batch_index: bool = True,
+    rx_thread: bool = False, tuning: WorkerTuning | None = None,
 ) -> None:  # fmt: skip
     """Foreground entry point for ``openvolcano quake ... --workers N`` (N >= 1)."""
     asyncio.run(serve_fastpath(cfg, workers, cpus=cpus, sched=sched, rx_thread=rx_thread,
-                               batch_index=batch_index))  # fmt: skip
+                               tuning=tuning))  # fmt: skip

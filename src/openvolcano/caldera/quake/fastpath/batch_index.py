@@ -8,7 +8,7 @@ of memory at random (the dict's index and entry, the stored key, the slot's
 fit the core's cache beside the rings. This index answers the same question
 for a whole batch - "which table-0 slot does each frame's key map to?" - with
 numpy calls whose loops issue the loads of all frames at once, so their waits
-overlap, over compact arrays (~80-100 bytes a key against the dict's ~150).
+overlap, over compact arrays (~90-140 bytes a live flow, beside the dict's entry).
 
 Design: a two-choice cuckoo hash table over the frames' key bytes
 ``frame[a:b]`` (the cache key ``frame[lo:hi]`` widened to whole 8-byte words:

@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.lib.duts import DUTS, Dut, QuakeDut, known_dut, make_dut, write_rules
+from benchmarks.lib.duts import ALIASES, DUTS, Dut, QuakeDut, known_dut, make_dut, write_rules
 from benchmarks.lib.report import markdown_table, medians, plot_all, targets_table
 from benchmarks.lib.testbed import SIZE_SETS, BenchError, Testbed
 
@@ -85,7 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--duts",
         default="quake,ovs,bridge,bare",
-        help="comma list of " + ",".join(DUTS) + "; a quake DUT may take one more quake"
+        help="comma list of "
+        + ",".join([*DUTS, *ALIASES])
+        + "; a quake DUT may take one more quake"
         " option as NAME:opt[=value] (e.g. quake-rxt:worker-batch=1024), reported under that name",
     )
     ap.add_argument("--figures", default="4,5,6,7", help="which paper figures to measure")

@@ -179,14 +179,16 @@ def packet_rows(args: argparse.Namespace) -> list[tuple[str, float]]:
                     lst.clear()
 
             if n_flows > 1 and isinstance(cache, CompactFlowCache):
-                # the batch index against the dict lookups it replaces, interleaved (same cache)
+                # the batch index (as a worker uses it: batches of >= index_min frames) against
+                # the dict lookups it replaces, interleaved on the same cache
+                default = cache.index_min
                 with_ix, without = [], []
                 for _ in range(2):
-                    cache.index_min = 2
+                    cache.index_min = default
                     with_ix.append(per_packet(hit, traffic))
                     cache.index_min = 1 << 30
                     without.append(per_packet(hit, traffic))
-                cache.index_min = 2
+                cache.index_min = default
                 rows.append((f"{name}: {label}", min(with_ix)))
                 rows.append((f"{name}, dict lookups only (no batch index): {label}", min(without)))
             else:

@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.lib.duts import BareDut, QuakeDictDut, QuakeDut, make_dut, write_rules
+from benchmarks.lib.duts import BareDut, QuakeDut, make_dut, write_rules
 from benchmarks.lib.testbed import BenchError, Testbed
 from openvolcano.caldera.quake.ports.rxthread import napi_threads
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=3.0)
     a = ap.parse_args(argv)
     duts = [d for d in a.duts.split(",") if d]
-    bad = [d for d in duts if d not in (QuakeDut.name, QuakeDictDut.name, BareDut.name)]
+    bad = [d for d in duts if d not in (QuakeDut.name, "quake-dict", BareDut.name)]
     flows = [int(f) for f in a.flows.split(",") if f]
     if bad or not duts or not flows or a.window < 1.5 or a.load <= 0:
         ap.error("--duts from quake,quake-dict,bare; --flows N,...; --window >= 1.5; --load > 0")

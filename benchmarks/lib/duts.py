@@ -55,7 +55,7 @@ from openvolcano.netlab.ovs import OvsNotInstalled, PrivateOvs, find_binaries
 
 from .testbed import IP_GEN, IP_SINK, UDP_DPORT, BenchError, Proc, Testbed, in_netns, run
 
-__all__ = ["DUTS", "Dut", "known_dut", "make_dut", "write_rules"]
+__all__ = ["ALIASES", "DUTS", "Dut", "known_dut", "make_dut", "write_rules"]
 
 REPO = Path(__file__).resolve().parents[2]
 YARDSTICK_PYFWD = REPO.parent / "shared" / "bench" / "duts" / "pyfwd.py"
@@ -332,25 +332,6 @@ class QuakeRxThreadDut(QuakeDut):
         return [*super().argv(tb), "--rx-thread"]
 
 
-class QuakeDictDut(QuakeDut):
-    """``quake`` without the workers' numpy batch index (``--no-batch-index``)."""
-
-    name = "quake-dict"
-
-    def argv(self, tb: Testbed) -> list[str]:
-        return [*super().argv(tb), "--no-batch-index"]
-
-
-class QuakeRxThreadDictDut(QuakeRxThreadDut):
-    """``quake-rxt`` without the workers' numpy batch index (``--no-batch-index``): the
-    flow cache's dict lookups only, the baseline the index is measured against."""
-
-    name = "quake-rxt-dict"
-
-    def argv(self, tb: Testbed) -> list[str]:
-        return [*super().argv(tb), "--no-batch-index"]
-
-
 class QuakeSingleDut(QuakeDut):
     """quake without the fast path (``--workers 0``): one process on the DUT CPU."""
 
@@ -362,8 +343,6 @@ DUTS: dict[str, type[Dut]] = {
     "quake": QuakeDut,
     "quake-w0": QuakeSingleDut,
     "quake-rxt": QuakeRxThreadDut,
-    "quake-rxt-dict": QuakeRxThreadDictDut,
-    "quake-dict": QuakeDictDut,
     "ovs": OvsDut,
     "bridge": BridgeDut,
     "bare": BareDut,
@@ -372,10 +351,15 @@ DUTS: dict[str, type[Dut]] = {
 }
 
 
+# Named variants (make_dut): quake without the workers' numpy batch index, the baseline
+# the index is measured against.
+ALIASES = {"quake-dict": "quake:no-batch-index", "quake-rxt-dict": "quake-rxt:no-batch-index"}
+
+
 def known_dut(name: str) -> bool:
-    """Is ``name`` a DUT: one of :data:`DUTS`, or a quake one with options
-    (``quake-rxt:worker-batch=1024``, see :func:`make_dut`)?"""
-    base, _, opts = name.partition(":")
+    """Is ``name`` a DUT: one of :data:`DUTS` or :data:`ALIASES`, or a quake one with
+    options (``quake-rxt:worker-batch=1024``, see :func:`make_dut`)?"""
+    base, _, opts = ALIASES.get(name, name).partition(":")
     cls = DUTS.get(base)
     return cls is not None and (not opts or issubclass(cls, QuakeDut))
 
@@ -383,8 +367,9 @@ def known_dut(name: str) -> bool:
 def make_dut(name: str, state_dir: Path) -> Dut:
     """The DUT called ``name``. ``BASE:opt[=value]`` (a quake DUT only) adds ``--opt
     [value]`` to quake's command line and is reported under the whole name, so variants of
-    one switch run interleaved in one test bed (e.g. ``quake-rxt:worker-batch=1024``)."""
-    base, _, opts = name.partition(":")
+    one switch run interleaved in one test bed (e.g. ``quake-rxt:worker-batch=1024``). An
+    alias (:data:`ALIASES`) is reported under its own name."""
+    base, _, opts = ALIASES.get(name, name).partition(":")
     dut = DUTS[base](state_dir)
     if opts:
         if not isinstance(dut, QuakeDut):

@@ -77,7 +77,7 @@ def quake(
         True,
         "--batch-index/--no-batch-index",
         help="workers look up large batches of many flows in a numpy index beside the flow"
-        " cache (faster with thousands of live flows; ~80 bytes per live flow). Off: the"
+        " cache (faster in process with thousands of live flows; ~90-140 bytes per live flow). Off: the"
         " cache's dict only",
     ),
 ) -> None:

@@ -398,9 +398,7 @@ class CompactFlowCache(FlowCache):
                 return False
             p = self._shared[ids.pop()]
             nb = sum(lens)
-            self._pend_lens.fromlist(lens)
-            if len(ps) > _PENDING_MAX:  # bounded memory: fold now
-                self.fold_slots()
+            self._pending_lens(lens)
         self._emit_batch(p, frames, nb)
         return True
 
@@ -447,12 +445,17 @@ class CompactFlowCache(FlowCache):
             return False
         self._index_backoff = 1
         self._pend_slots.frombytes(slots.tobytes())
-        self._pend_lens.fromlist(lens)
-        if len(self._pend_slots) > _PENDING_MAX:
-            self.fold_slots()
+        self._pending_lens(lens)
         self.indexed_batches += 1
         self._emit_batch(p, frames, sum(lens))
         return True
+
+    def _pending_lens(self, lens: list[int]) -> None:
+        """The frame lengths going with the slots just appended to ``_pend_slots``; folds
+        them all once more than ``_PENDING_MAX`` frames wait (bounded memory)."""
+        self._pend_lens.fromlist(lens)
+        if len(self._pend_slots) > _PENDING_MAX:
+            self.fold_slots()
 
     def _emit_batch(self, p: Program, frames: Sequence[bytes], nb: int) -> None:
         """Count a whole batch on its shared program ``p`` and run it on every frame."""

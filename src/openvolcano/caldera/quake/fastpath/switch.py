@@ -353,8 +353,7 @@ def start_fastpath(
     ``rx_thread`` moves each port's kernel receive work into a NAPI thread pinned to the
     workers' CPUs (:mod:`..ports.rxthread`, restored by :func:`stop_fastpath`);
     ``tuning``: the workers' batch size and batch index (:class:`.pool.WorkerTuning`).
-    Call from the
-    running event loop; undo with :func:`stop_fastpath`."""
+    Call from the running event loop; undo with :func:`stop_fastpath`."""
     from ..daemon import QuakeConfig
 
     assert isinstance(cfg, QuakeConfig)

@@ -11,7 +11,9 @@ import contextlib
 import pickle
 import socket
 import sys
+from array import array
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,9 +81,12 @@ class Rig:
         return out
 
     def credit(self) -> int:
-        """What the switch does with the reports received (pool.poll + on_pool)."""
+        """What the switch does with the reports received (pool.poll + on_pool), then what a
+        statistics request does first (the counts move into the entries)."""
         reports = [FlowReport._make(m[1:]) for m in self.received() if m[0] == "flowc"]
-        return sum(self.agent.credit(r, 5.0) for r in reports)
+        n = sum(self.agent.credit(r, 5.0) for r in reports)
+        self.agent.settle()
+        return n
 
 
 @pytest.fixture
@@ -182,7 +187,7 @@ def test_counts_that_could_not_be_sent_are_kept_for_the_next_report(rig: Rig) ->
 
 
 def test_a_big_table_is_reported_in_several_messages(rig: Rig) -> None:
-    n = 2500
+    n = 4000  # x 20 bytes: more than one 64 KiB message (memory ports queue <= 4096)
     entries = rig.update(*(udp_src(i, 10) for i in range(n)))
     rig.worker.step(0.0)  # applied; the first (empty) flow export: the next one is at 10 s
     rig.host.send_batch([fr.udp4_frame(sport=i) for i in range(n)])
@@ -193,6 +198,7 @@ def test_a_big_table_is_reported_in_several_messages(rig: Rig) -> None:
     assert len(msgs) >= 2
     assert all(len(pickle.dumps(m)) <= 1 << 16 for m in msgs)
     assert sum(rig.agent.credit(FlowReport._make(m[1:]), 5.0) for m in msgs) == n
+    rig.agent.settle()
     assert all(e.packet_count == 1 for e in entries)
     rig.host.send_batch([fr.udp4_frame(sport=i) for i in range(0, n, 3)])  # scattered slots
     for _ in range(n // rig.worker.batch + 1):
@@ -201,3 +207,83 @@ def test_a_big_table_is_reported_in_several_messages(rig: Rig) -> None:
     assert rig.credit() == len(range(0, n, 3))
     by_sport = {e.key[-1][1]: e.packet_count for e in entries}  # (udp_src, value, mask) last
     assert by_sport == {i: 2 if i % 3 == 0 else 1 for i in range(n)}
+
+
+# --- counts wait in columns until something reads or changes the entries --------------------
+def _report(rig: Rig, sports: list[int], now: float) -> int:
+    """Frames for ``sports`` through the worker, its report credited (not settled)."""
+    rig.host.send_batch([fr.udp4_frame(sport=s) for s in sports])
+    rig.worker.step(now)
+    rig.worker.step(now + 10.0)  # the flow export is due
+    reports = [FlowReport._make(m[1:]) for m in rig.received() if m[0] == "flowc"]
+    return sum(rig.agent.credit(r, now) for r in reports)
+
+
+def test_statistics_read_the_counts_reported_so_far(rig: Rig) -> None:
+    rig.update(udp_src(1, 10), udp_src(2, 20))
+    rig.worker.step(0.0)
+    assert _report(rig, [1, 1, 1, 2], 1.0) == 2
+    n = len(fr.udp4_frame(sport=1))
+    stats = {s.priority: (s.packet_count, s.byte_count) for s in rig.agent.flow_stats(20.0)}
+    assert stats == {10: (3, 3 * n), 20: (1, n)}
+    assert rig.agent.aggregate_stats() == (4, 4 * n, 2)
+    assert _report(rig, [2], 30.0) == 1
+    assert rig.agent.aggregate_stats() == (5, 5 * n, 2)
+
+
+def test_flow_removed_carries_the_counts_reported_before_the_delete(rig: Rig) -> None:
+    rig.update(replace(udp_src(1, 10), flags=c.OFPFF_SEND_FLOW_REM))
+    rig.worker.step(0.0)
+    assert _report(rig, [1, 1, 1], 1.0) == 1
+    (removed,) = rig.agent.apply_flow_mod(udp_src(1, 10, c.OFPFC_DELETE_STRICT), 20.0)
+    assert (removed.packet_count, removed.byte_count) == (3, 3 * len(fr.udp4_frame(sport=1)))
+
+
+def test_an_idle_timeout_counts_from_the_last_report(rig: Rig) -> None:
+    rig.update(replace(udp_src(1, 10), idle_timeout=5, flags=c.OFPFF_SEND_FLOW_REM))  # at 0.0
+    rig.worker.step(0.0)
+    assert _report(rig, [1, 1], 4.0) == 1  # credited at 4.0: idle until 9.0
+    assert rig.agent.expire(8.0) == []
+    (removed,) = rig.agent.expire(9.5)
+    assert (removed.reason, removed.packet_count) == (c.OFPRR_IDLE_TIMEOUT, 2)
+
+
+def test_a_replacing_add_keeps_the_reported_counts_and_reset_counts_drops_them(rig: Rig) -> None:
+    rig.update(udp_src(1, 10))
+    rig.worker.step(0.0)
+    assert _report(rig, [1, 1], 1.0) == 1
+    (kept,) = rig.update(udp_src(1, 10))  # ADD of the same match and priority
+    assert kept.packet_count == 2
+    assert _report(rig, [1], 20.0) == 1
+    assert [s.packet_count for s in rig.agent.flow_stats(40.0)] == [3]
+    assert _report(rig, [1], 40.0) == 1
+    (fresh,) = rig.update(replace(udp_src(1, 10), flags=c.OFPFF_RESET_COUNTS))
+    assert fresh.packet_count == 0
+    assert [s.packet_count for s in rig.agent.flow_stats(60.0)] == [0]
+
+
+def test_a_row_given_to_a_newer_rule_drops_the_reports_made_before_it(rig: Rig) -> None:
+    rig.update(udp_src(1, 10))
+    rig.worker.step(0.0)
+    rig.host.send_batch([fr.udp4_frame(sport=1)] * 2)
+    rig.worker.step(1.0)
+    rig.worker.step(11.0)
+    old = [FlowReport._make(m[1:]) for m in rig.received() if m[0] == "flowc"]
+    # The agent deletes the rule and adds another one, which takes the freed row.
+    rig.update(udp_src(1, 10, c.OFPFC_DELETE_STRICT))
+    (other,) = rig.update(udp_src(2, 20))
+    assert rig.agent.encoder.counts.entries.index(other) == 0  # the row the report names
+    assert [rig.agent.credit(r, 12.0) for r in old] == [0]
+    assert rig.agent.aggregate_stats() == (0, 0, 1)
+    assert _report(rig, [2], 20.0) == 1  # once the worker runs it, its own counts go there
+    assert rig.agent.aggregate_stats()[0] == 1
+
+
+def test_a_report_naming_a_row_never_given_out_is_dropped() -> None:
+    agent = RecordingPipeline(1, StaticPorts([1, 2]))
+    agent.apply_flow_mod(udp_src(1, 10), 0.0)
+    rows = array("I", [0, 7, 1 << 20]).tobytes()
+    report = FlowReport(1 << 30, rows, array("Q", [1, 2, 3]).tobytes(),
+                        array("Q", [10, 20, 30]).tobytes())  # fmt: skip
+    assert agent.credit(report, 1.0) == 1
+    assert agent.aggregate_stats() == (1, 10, 1)

@@ -102,6 +102,7 @@ def test_worker_forwards_applies_updates_between_batches_and_exports_counters() 
     assert ("ack", 1) in up
     flows = [FlowReport._make(m[1:]) for m in up if m[0] == "flowc"]
     assert agent.credit(flows[0], 3.0) == 1
+    agent.settle()
     assert [(e.priority, e.packet_count) for e in agent.tables[0].entries()] == [(10, 10)]
     counters = dict(zip(COUNTER_FIELDS, memoryview(shm).cast("q").tolist(), strict=False))
     assert counters["version"] == 1

@@ -40,6 +40,7 @@ never decreases; barriers are released in arrival order.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from typing import cast
@@ -155,8 +156,8 @@ class Replica:
         if kind == "adds":
             t, mid, prio, pid, cookie, idle, hard, flags = cast(_Add, rec[1])
             add = self.tables[t].add
-            for key in cast(list[bytes], rec[2]):
-                add(mid, key, prio, pid, cookie, idle, hard, flags)
+            for key, row in zip(cast(list[bytes], rec[2]), cast("array[int]", rec[3]), strict=True):
+                add(mid, key, prio, pid, cookie, idle, hard, flags, row)
         elif kind == "del" or kind == "mod":
             t, mid, key, prio = cast(_Rule, rec[1:5])
             table = self.tables[t]

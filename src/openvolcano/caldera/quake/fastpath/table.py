@@ -58,9 +58,10 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import compress
 from operator import itemgetter
 from typing import cast
+
+import numpy as np
 
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.instructions import Instruction
@@ -255,6 +256,7 @@ class CompactTable:
         self._mask = array("I")
         self._pk = array("Q")  # packets not yet reported to the agent
         self._by = array("Q")  # bytes not yet reported
+        self._row = array("I")  # the agent's row of the rule: what counter reports name
         # Sparse columns: materialised (zero-filled) when a rule first needs a non-zero value.
         self._cookie: array[int] | None = None
         self._idle: array[int] | None = None
@@ -333,9 +335,10 @@ class CompactTable:
         return None
 
     def add(self, mask_id: int, key: bytes, priority: int, program: int, cookie: int,
-            idle: int, hard: int, flags: int) -> int:  # fmt: skip
+            idle: int, hard: int, flags: int, row: int) -> int:  # fmt: skip
         """OFPFC_ADD: insert, or replace the identical match+priority (counters kept unless
-        OFPFF_RESET_COUNTS), exactly as FlowTable.add (remove, then insert). The slot."""
+        OFPFF_RESET_COUNTS), exactly as FlowTable.add (remove, then insert). The slot.
+        ``row``: the agent's name for the rule in counter reports (:mod:`.compact`)."""
         pk = by = 0
         old = self.find(mask_id, key, priority)
         if old is not None:
@@ -345,7 +348,7 @@ class CompactTable:
         if self._free:
             s = self._free.pop()
             self._prio[s], self._prog[s], self._mask[s] = priority, program, mask_id
-            self._pk[s], self._by[s] = pk, by
+            self._pk[s], self._by[s], self._row[s] = pk, by, row
             self._keys[s] = key
             self.cprog[s] = -1
         else:
@@ -355,6 +358,7 @@ class CompactTable:
             self._mask.append(mask_id)
             self._pk.append(pk)
             self._by.append(by)
+            self._row.append(row)
             for col in (self._cookie, self._idle, self._hard, self._flags):
                 if col is not None:
                     col.append(0)
@@ -436,30 +440,28 @@ class CompactTable:
         return []  # the agent expires and ships the deletions
 
     # --- counters for the agent -------------------------------------------------------------
-    # Reports name rules by (mask id, packed key, priority), never by slot: the agent resolves
-    # them in its own index (:class:`~.compact.RecordEncoder`). A slot's count columns only
-    # ever hold increments made under the rule now in it (``remove`` zeroes them; an ADD that
-    # replaces the same match+priority keeps them, as the agent does), and bytes are never
-    # counted without packets, so a free slot and a slot with nothing to report read 0 packets.
+    # Reports name rules by the agent's row, never by slot. A slot's count columns only ever
+    # hold increments made under the rule now in it (``remove`` zeroes them; an ADD that
+    # replaces the same match+priority keeps them, as the agent does, and the agent keeps its
+    # row), and bytes are never counted without packets, so a free slot and a slot with
+    # nothing to report read 0 packets.
     def counted(self) -> list[int]:
-        """Slots with packets not yet reported, ascending (a C-level scan of the column)."""
-        return list(compress(range(len(self._pk)), self._pk))
+        """Slots with packets not yet reported, ascending (one numpy scan of the column)."""
+        view = np.frombuffer(self._pk, dtype=np.uint64)  # dropped on return: the column can grow
+        return np.flatnonzero(view).tolist()
 
-    def report(self, slots: Sequence[int]) -> tuple[bytes, bytes, list[bytes], bytes, bytes]:
-        """What the agent needs to credit ``slots`` (live, ascending): native arrays of
-        priorities (``H``), mask ids (``I``), packets and bytes (``Q``) as bytes, and the
-        packed keys (the table's own ``bytes`` objects). C-level copies only: a run of
-        consecutive slots (every rule active) is sliced, otherwise gathered by ``itemgetter``."""
+    def report(self, slots: Sequence[int]) -> tuple[bytes, bytes, bytes]:
+        """What the agent needs to credit ``slots`` (live, ascending): native arrays of the
+        rules' rows (``I``), packets and bytes (``Q``). C-level copies only: a run of
+        consecutive slots (every rule active) is sliced, otherwise gathered by
+        ``itemgetter``."""
         if not slots:
-            return b"", b"", [], b"", b""
+            return b"", b"", b""
         lo, hi = slots[0], slots[-1] + 1
         if hi - lo == len(slots):  # a run of slots (ascending, distinct)
-            keys = cast(list[bytes], self._keys[lo:hi])
-            return (self._prio[lo:hi].tobytes(), self._mask[lo:hi].tobytes(), keys,
-                    self._pk[lo:hi].tobytes(), self._by[lo:hi].tobytes())  # fmt: skip
+            return self._row[lo:hi].tobytes(), self._pk[lo:hi].tobytes(), self._by[lo:hi].tobytes()
         pick = itemgetter(*slots)  # >= 2 slots: a tuple
-        return (array("H", pick(self._prio)).tobytes(), array("I", pick(self._mask)).tobytes(),
-                list(pick(self._keys)), array("Q", pick(self._pk)).tobytes(),
+        return (array("I", pick(self._row)).tobytes(), array("Q", pick(self._pk)).tobytes(),
                 array("Q", pick(self._by)).tobytes())  # fmt: skip
 
     def take_counts(self, slots: Iterable[int] | None = None) -> None:
@@ -473,10 +475,6 @@ class CompactTable:
             return
         for s in slots:
             pk[s] = by[s] = 0
-
-    def max_key_bytes(self) -> int:
-        """The longest packed key of any rule of the table (sizes report messages)."""
-        return max((sub.nbytes for sub in self._subs.values()), default=0)
 
     def flow_key(self, slot: int, version: int) -> tuple[int, int, MatchKey, int]:
         """(table, priority, normalised match, ``version``) of a slot, as the agent's classifier

@@ -92,7 +92,8 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 _BAD = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _FLOWC_BYTES = 1 << 16  # flow report message budget (pickled), see Worker._export_flows
-_FLOWC_RULE_BYTES = 40  # per rule: 22 bytes of arrays + the key's pickle framing, rounded up
+# rules per report message: 20 bytes each (row, packets, bytes), 128 left for the framing
+_FLOWC_ROWS = (_FLOWC_BYTES - 128) // 20
 
 
 def counter_slots(n_ports: int) -> int:
@@ -303,22 +304,22 @@ class Worker:
     def _export_flows(self, now: float) -> None:
         """Send flow and table counter increments to the agent (what was not sent is kept).
 
-        Flow counts go per table, as ``("flowc", table, version, prios, mids, keys, packets,
-        bytes)``: the rules' priorities, mask ids and counts as native ``array`` bytes
-        (``H``, ``I``, ``Q``, ``Q``) and their packed keys, in messages of at most
-        :data:`_FLOWC_BYTES` (one SOCK_SEQPACKET send each, far below the socket buffers).
-        Building one costs C-level scans and copies of the table's columns: no per-rule
-        Python work, no key unpacking. A message sent is forgotten here (the slots it names
-        are zeroed: nothing counts between report and send); at the first one the agent
-        cannot take (full socket) the rest stays counted for the next report.
+        Flow counts go as ``("flowc", version, rows, packets, bytes)``: native ``array``
+        bytes (``I``, ``Q``, ``Q``) of the rules' rows (the agent's names for them, shipped
+        with each rule) and counts, in messages of at most :data:`_FLOWC_BYTES` (one
+        SOCK_SEQPACKET send each, far below the socket buffers). Building one costs a numpy
+        scan and C-level copies of the table's columns: no per-rule Python work. A message
+        sent is forgotten here (the slots it names are zeroed: nothing counts between report
+        and send); at the first one the agent cannot take (full socket) the rest stays
+        counted for the next report.
 
-        Correctness when a slot is freed or reused: a report names a rule by what the agent
-        calls it - (table, mask id, packed key, priority) - never by slot, and a slot's counts
-        were all made under the rule in it now (``CompactTable.remove`` zeroes them), so they
-        can only be credited to that rule. ``version`` (this replica's) guards the agent's
-        side: it credits its entry only if that entry was shipped in an update <= ``version``,
-        so counts of a rule the agent has since deleted and re-added (or replaced with
-        RESET_COUNTS) are dropped, never given to the newer entry.
+        Correctness when a slot is freed or reused: a report names a rule by the agent's row,
+        never by slot, and a slot's counts were all made under the rule in it now
+        (``CompactTable.remove`` zeroes them), so they can only be credited to that rule's
+        row. ``version`` (this replica's) guards the agent's side: it credits a row only if
+        the row's entry was shipped in an update <= ``version``, so counts of a rule the
+        agent has since deleted (its row reused) or replaced with RESET_COUNTS are dropped,
+        never given to the newer entry.
         """
         self._next_flow_export = now + self.flow_export_s
         self.cache.fold_slots()  # whole batches' per-rule counts into the columns
@@ -334,9 +335,9 @@ class Worker:
             if not len(t):
                 continue
             slots = t.counted()
-            step = max(1, _FLOWC_BYTES // (t.max_key_bytes() + _FLOWC_RULE_BYTES))
+            step = _FLOWC_ROWS
             for i in range(0, len(slots), step):
-                msg = ("flowc", t.table_id, version, *t.report(slots[i : i + step]))
+                msg = ("flowc", version, *t.report(slots[i : i + step]))
                 if not self._send_up(msg):
                     t.take_counts(slots[:i])  # the chunks sent before this one
                     return  # the agent is busy: the rest goes with the next report

@@ -129,6 +129,10 @@ class FlowTable:
     def __len__(self) -> int:
         return len(self.classifier)
 
+    def has_timed(self) -> bool:
+        """Whether some entry has an idle or hard timeout (:meth:`expire` has work)."""
+        return bool(self._timed)
+
     def entries(self) -> Iterator[FlowEntry]:
         for rule in self.classifier:
             yield rule.payload

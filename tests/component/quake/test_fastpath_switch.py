@@ -12,6 +12,8 @@ exactly what geyser's :class:`HttpQuakeWorkers` expects.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import pytest
@@ -115,6 +117,45 @@ async def test_controller_drives_the_workers_and_geyser_sets_active_workers(net:
         ctl.close()
     finally:
         api.close()
+        stop.set()
+        await asyncio.wait_for(task, WAIT)
+        stop_fastpath(sw)
+
+
+async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(net: Net) -> None:
+    """Worker 0 is killed (by pid, SIGKILL): the kernel moves the fanout group's last member
+    (the agent's socket) into its place; the pool must steer around that, stop waiting for
+    it at barriers and say what happened."""
+    lab = net.lab
+    ports = [f"{lab.iface('sw', f'p{i}')}={i}" for i in (1, 2, 3)]
+    cfg = make_config(dpid="0x52", ports=ports, listen=["ptcp:0:127.0.0.1"], tables=1)
+    sw = start_fastpath(cfg, 2, netns=lab.netns("sw"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(sw.run(stop, cfg.listen))
+    try:
+        await asyncio.wait_for(sw.ready.wait(), WAIT)
+        ctl = await Controller.connect(sw.listen_addresses[0][1])
+        ctl.send(fwd(1, 2))
+        await ctl.request(BarrierRequest(), BarrierReply)
+        pids = sw.pool.status()["pids"]
+        assert isinstance(pids, list)
+        assert len(pids) == 2
+        os.kill(pids[0], signal.SIGKILL)  # worker 0, our own child
+        for _ in range(int(WAIT / 0.05)):  # the agent's loop reads its end of file
+            if 0 in sw.pool.exited:
+                break
+            await asyncio.sleep(0.05)
+        st = sw.pool.status()
+        assert st["exited"] == {"0": -signal.SIGKILL}
+        assert st["pids"] == pids[1:]
+
+        ctl.send(fwd(3, 1, priority=7))  # the barrier no longer waits for the dead worker
+        await asyncio.wait_for(ctl.request(BarrierRequest(), BarrierReply), WAIT)
+        sent = [frame(2000 + i, i) for i in range(64)]  # 64 flows: every hash value
+        net.gen.send_batch(sent)
+        assert sorted(await sink(net, 2, 64)) == sorted(sent)
+        ctl.close()
+    finally:
         stop.set()
         await asyncio.wait_for(task, WAIT)
         stop_fastpath(sw)

@@ -4,7 +4,7 @@ Role (paper §IV-V: the GAL lets geyser put data-plane workers into low-power
 states): geyser's actuator (:class:`~openvolcano.caldera.geyser.actuators.HttpQuakeWorkers`)
 and ``openvolcano quake workers N`` speak this API:
 
-    GET /workers               -> 200 {"active": N, "max": M, "pids": [...]}
+    GET /workers               -> 200 {"active": N, "max": M, "pids": [...], "exited": {...}}
     PUT /workers {"active": N} -> 200 {"active": N, "max": M}
                                   422 {"message": ...} if N is not an integer in 1..M
                                   400 {"message": ...} if the body is not a JSON object

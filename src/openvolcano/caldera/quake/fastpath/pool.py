@@ -51,14 +51,27 @@ Design:
   constructor argument (``sched``), passed down from the CLI's
   ``--worker-sched`` through :func:`.switch.start_fastpath`.
 
+* A worker that dies (its control socket reads end-of-file): the pool logs
+  it with its exit status, stops waiting for it at barriers, and steers its
+  share of the traffic to the workers left. The kernel fills a dead
+  member's place in a fanout group with the group's *last* member (often
+  the agent's never-chosen socket), so the pool keeps each group's member
+  order (:meth:`WorkerPool.joined`, :meth:`WorkerPool.left`) and the BPF
+  program maps the hash to the live workers' positions. The dead worker's
+  last counters stay in the totals; the flow counts it had not reported yet
+  are lost. It is not restarted (docs/quake-fastpath.md, "Limits").
+
 Invariants: worker processes are stopped by pid (SIGTERM after a ``stop``
-message and a grace period); ``1 <= active <= max_workers``.
+message and a grace period); ``1 <= active <= max_workers``; a group's
+member list mirrors the kernel's fanout array (workers by id, ``None`` for
+another socket).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import mmap
 import multiprocessing
 import os
@@ -82,6 +95,8 @@ from .replica import Record, UpdateLog
 from .worker import COUNTER_FIELDS, PORT_FIELDS, Worker, counter_slots
 
 __all__ = ["PoolError", "WorkerPool", "WorkerTuning", "fanout_program"]
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 1024  # frames per receive batch, at most (a TX ring holds 1,024 frames)
 
@@ -126,10 +141,13 @@ def _ins(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k & 0xFFFFFFFF)
 
 
-def fanout_program(active: int) -> bytes:
-    """Classic BPF: flow hash of the frame modulo ``active`` (the fanout member index)."""
-    if active <= 1:
-        return _ins(0x06, 0, 0, 0)  # ret #0
+def fanout_program(active: int | Sequence[int]) -> bytes:
+    """Classic BPF: flow hash of the frame modulo the number of receivers, as a fanout member
+    index: ``active`` receivers at indices 0..active-1, or the receivers' indices."""
+    where = list(range(active)) if isinstance(active, int) else list(active)
+    if len(where) <= 1:
+        return _ins(0x06, 0, 0, where[0] if where else 0)  # ret #index
+    active = len(where)
     prog = [
         _ins(0x28, 0, 0, 12),  # ldh [12]
         _ins(0x15, 0, 11, 0x0800),  # jeq #0x800, else -> eth hash
@@ -152,12 +170,17 @@ def fanout_program(active: int) -> bytes:
         _ins(0x74, 0, 0, 16),  # rsh #16
         _ins(0xAC, 0, 0, 0),  # xor x
         _ins(0x94, 0, 0, active),  # mod #active
-        _ins(0x16, 0, 0, 0),  # ret a
     ]
+    if where == list(range(active)):
+        prog.append(_ins(0x16, 0, 0, 0))  # ret a
+    else:  # receiver i sits at index where[i]
+        for i, index in enumerate(where):
+            prog += [_ins(0x15, 0, 1, i), _ins(0x06, 0, 0, index)]  # jeq #i; ret #index
+        prog.append(_ins(0x06, 0, 0, where[0]))
     return b"".join(prog)
 
 
-def set_fanout_program(fd: int, active: int) -> None:
+def set_fanout_program(fd: int, active: int | Sequence[int]) -> None:
     """Install the steering program on the fanout group ``fd``'s socket belongs to."""
     code = fanout_program(active)
     buf = ctypes.create_string_buffer(code, len(code))
@@ -174,6 +197,7 @@ class _Handle:
         self.proc = proc
         self.ctrl = ctrl
         self.active = True
+        self.alive = True
 
 
 class WorkerPool:
@@ -221,6 +245,11 @@ class WorkerPool:
         self.flow_reports: list[FlowReport] = []  # flow counter increments, per table
         self.table_deltas: list[tuple[int, int, int]] = []  # (table, lookups, matches)
         self.port_events: list[tuple[int, int, str, int]] = []  # (worker, port, "gone", errno)
+        # Each fanout group's members in the kernel's order: worker ids, None for another
+        # socket (the agent's); see the module docstring. Dead workers, by id: exit status.
+        self.members: dict[int, list[int | None]] = {no: [] for _, no in self.ifaces}
+        self.exited: dict[int, int | None] = {}
+        self.dead_fds: list[int] = []  # control descriptors of dead workers, for the owner
 
     def where(self, spec: str) -> tuple[str, str | None]:
         """``IFNAME[@NETNS]`` -> (interface, namespace); the pool's ``netns`` by default."""
@@ -242,6 +271,9 @@ class WorkerPool:
                 self._handles.append(h)
                 self.log.add_worker(wid, self.log.version)
                 self._wait_ready(h)
+                if self.fanout:
+                    for members in self.members.values():
+                        members.append(wid)
         except BaseException:
             self.stop()
             raise
@@ -311,9 +343,44 @@ class WorkerPool:
 
     # --- workers -----------------------------------------------------------------------
     def status(self) -> dict[str, object]:
-        """What ``GET /workers`` answers."""
+        """What ``GET /workers`` answers (``pids``: live workers; ``exited``: id -> status)."""
         return {"active": self.active, "max": self.max_workers,
-                "pids": [h.proc.pid for h in self._handles]}  # fmt: skip
+                "pids": [h.proc.pid for h in self._handles if h.alive],
+                "exited": {str(w): code for w, code in self.exited.items()}}  # fmt: skip
+
+    def joined(self, port_no: int) -> None:
+        """Another socket (the agent's) joined port ``port_no``'s fanout group, as its last
+        member."""
+        if self.fanout:
+            self.members[port_no].append(None)
+
+    def left(self, port_no: int) -> None:
+        """The agent's socket left port ``port_no``'s group (the kernel moves the last member
+        into its place)."""
+        if self.fanout and None in self.members[port_no]:
+            _unlink(self.members[port_no], None)
+
+    def _gone(self, h: _Handle) -> list[Hashable]:
+        """Worker ``h`` died: log it, stop waiting for it, steer its traffic to the others."""
+        h.alive = False
+        h.proc.join(timeout=1.0)
+        code = h.proc.exitcode
+        self.exited[h.wid] = code
+        self.dead_fds.append(h.ctrl.fileno())
+        alive = sum(x.alive for x in self._handles)
+        log.error("worker %d (pid %d) exited (status %s): %s", h.wid, h.proc.pid, code,
+                  f"{alive} worker(s) left, traffic steered to them" if alive
+                  else "no worker left, quake forwards nothing")  # fmt: skip
+        if self.fanout:
+            for members in self.members.values():
+                _unlink(members, h.wid)
+        released = self.log.remove_worker(h.wid)
+        if alive:
+            self._steer()
+            for x in self._handles:  # the first ``active`` live workers receive
+                if x.alive:
+                    self._send(x, ("active", x.active))
+        return released
 
     def set_active(self, n: int) -> None:
         """Steer traffic to workers 0..n-1; the others drain their rings and park."""
@@ -322,13 +389,18 @@ class WorkerPool:
         self.active = n
         self._steer()
         for h in self._handles:
-            h.active = h.wid < n
-            self._send(h, ("active", h.active))
+            if h.alive:
+                self._send(h, ("active", h.active))
 
     def _steer(self) -> None:
-        """Install the fanout program through a socket joined to each group as its last member."""
-        if not self.fanout:
+        """Install the fanout program through a socket joined to each group as its last member:
+        the first ``active`` live workers (by id) receive."""
+        live = [h for h in self._handles if h.alive]
+        for i, h in enumerate(live):
+            h.active = i < self.active
+        if not self.fanout or not live:
             return
+        receivers = [h.wid for h in live if h.active]
         for spec, no in self.ifaces:
             name, ns = self.where(spec)
             probe = MmapPort(name, geometry=RingGeometry(block_size=1 << 12, block_nr=2),
@@ -336,7 +408,8 @@ class WorkerPool:
                              netns=ns, tx_mode="send")  # fmt: skip
             probe.open()
             try:
-                set_fanout_program(probe.fileno(), self.active)
+                members = self.members[no]
+                set_fanout_program(probe.fileno(), [members.index(w) for w in receivers])
             finally:
                 probe.close()  # leaving: the last member goes, worker indices are unchanged
 
@@ -347,12 +420,13 @@ class WorkerPool:
         chunks = [list(records[i : i + _CHUNK]) for i in range(0, len(records), _CHUNK)] or [[]]
         for h in self._handles:
             for i, chunk in enumerate(chunks):
-                self._send(h, ("update", version, chunk, i == len(chunks) - 1))
+                if h.alive:
+                    self._send(h, ("update", version, chunk, i == len(chunks) - 1))
         return version
 
     def fds(self) -> list[int]:
-        """The control descriptors to watch for :meth:`poll` (one per worker)."""
-        return [h.ctrl.fileno() for h in self._handles]
+        """The control descriptors to watch for :meth:`poll` (one per live worker)."""
+        return [h.ctrl.fileno() for h in self._handles if h.alive]
 
     def barrier(self, token: Hashable) -> list[Hashable]:
         return self.log.barrier(token)
@@ -360,8 +434,8 @@ class WorkerPool:
     def poll(self, timeout: float = 0.0) -> list[Hashable]:
         """Read worker messages (acks, packet-ins); the barrier tokens now released."""
         released: list[Hashable] = []
-        socks = [h.ctrl for h in self._handles]
-        r, _, _ = select.select(socks, [], [], timeout)
+        socks = [h.ctrl for h in self._handles if h.alive]
+        r, _, _ = select.select(socks, [], [], timeout) if socks else ([], [], [])
         for h in self._handles:
             if h.ctrl not in r:
                 continue
@@ -370,7 +444,10 @@ class WorkerPool:
                     raw = h.ctrl.recv(_CTRL_BUF, socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     break
-                if not raw:
+                except OSError:  # e.g. ECONNRESET: the worker is gone
+                    raw = b""
+                if not raw:  # end of file: the worker died
+                    released += self._gone(h)
                     break
                 msg = pickle.loads(raw)
                 if msg[0] == "ack":
@@ -396,7 +473,10 @@ class WorkerPool:
         return False
 
     def _send(self, h: _Handle, msg: tuple[object, ...]) -> None:
-        h.ctrl.send(pickle.dumps(msg))
+        try:
+            h.ctrl.send(pickle.dumps(msg))
+        except OSError as exc:  # a dead worker: poll() reads its end of file and reports it
+            log.debug("worker %d: %s", h.wid, exc)
 
     def stats(self) -> dict[str, object]:
         """Worker counters summed, and per port (what stats replies and /status need)."""
@@ -419,3 +499,11 @@ class WorkerPool:
                 for f, v in zip(PORT_FIELDS[1:], vals[1:], strict=True):
                     d[f] += v
         return {"workers": total, "ports": ports, "versions": versions, "rx_frames": per_worker}
+
+
+def _unlink(members: list[int | None], who: int | None) -> None:
+    """What the kernel does when a member leaves a fanout group: the last member takes its
+    place (``__fanout_unlink``)."""
+    i = members.index(who)
+    members[i] = members[-1]
+    members.pop()

@@ -112,12 +112,18 @@ class ControlPort(PortBackend):
         self.counters = PortCounters()
         self.gone = False  # a worker found the interface gone: down for good
         self._reported = False  # the link state last reported by poll_link
+        self._joined = False  # a member of the pool's fanout group (its socket is open)
 
     def open(self) -> None:
         self.inner.open()
+        self.pool.joined(self.port_no)  # in the fanout group, after the workers
+        self._joined = True
         self._reported = self.link_up
 
     def close(self) -> None:
+        if self._joined:
+            self._joined = False
+            self.pool.left(self.port_no)
         self.inner.close()
 
     def fileno(self) -> int:
@@ -290,9 +296,15 @@ class FastQuakeSwitch(QuakeSwitch):
 
     # --- worker reports -------------------------------------------------------------------
     def on_pool(self) -> None:
-        """Worker sockets readable: acks, packet-ins and counter reports."""
+        """Worker sockets readable: acks, packet-ins and counter reports (and a dead worker's
+        end of file: the pool steers its traffic to the others; its socket is unwatched)."""
         self._release(self.pool.poll(0.0))
         pool, now = self.pool, self.clock.now()
+        if pool.dead_fds:
+            loop = asyncio.get_running_loop()
+            for fd in pool.dead_fds:
+                loop.remove_reader(fd)
+            pool.dead_fds.clear()
         if pool.packet_ins:
             pins = [self.fdp.packet_in(d) for d in pool.packet_ins]
             pool.packet_ins.clear()

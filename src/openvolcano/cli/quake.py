@@ -217,7 +217,11 @@ def workers_command(
     active: int | None = typer.Argument(None, help="number of active workers to set"),
     api: str = typer.Option(..., "--api", help="the running quake's --api: http://HOST:PORT"),
 ) -> None:
-    """Show or change the number of active forwarding workers of a running quake."""
+    """Show or change the number of active forwarding workers of a running quake.
+
+    Prints the active and maximum counts and the live workers' pids.
+    A worker that died is listed with its exit status.
+    """
     from openvolcano.caldera.geyser.actuators import HttpQuakeWorkers
 
     url = api if api.startswith(("http://", "https://")) else f"http://{api}"
@@ -230,4 +234,5 @@ def workers_command(
         typer.echo(f"quake workers: {exc.message}", err=True)
         raise typer.Exit(code=2) from None
     pids = " ".join(map(str, st.pids))
-    typer.echo(f"active {st.active} of {st.maximum} workers (pids {pids})")
+    gone = "".join(f"; worker {w} exited (status {code})" for w, code in st.exited)
+    typer.echo(f"active {st.active} of {st.maximum} workers (pids {pids}){gone}")

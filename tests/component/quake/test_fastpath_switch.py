@@ -19,11 +19,13 @@ import time
 import pytest
 from test_fastpath_pool import Net, frame, net  # the fixture is shared on purpose
 from test_switch_session import Controller
+from typer.testing import CliRunner
 
 from openvolcano.caldera.geyser.actuators import HttpQuakeWorkers
 from openvolcano.caldera.quake.daemon import make_config
 from openvolcano.caldera.quake.fastpath.mgmt import start_mgmt_api
 from openvolcano.caldera.quake.fastpath.switch import start_fastpath, stop_fastpath
+from openvolcano.cli.main import app
 from openvolcano.common.errors import InvalidInput
 from openvolcano.ofp import consts as c
 from openvolcano.ofp.actions import ActionOutput
@@ -132,6 +134,7 @@ async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(
     sw = start_fastpath(cfg, 2, netns=lab.netns("sw"))
     stop = asyncio.Event()
     task = asyncio.create_task(sw.run(stop, cfg.listen))
+    api = await start_mgmt_api("127.0.0.1", 0, sw.pool, sw.status)
     try:
         await asyncio.wait_for(sw.ready.wait(), WAIT)
         ctl = await Controller.connect(sw.listen_addresses[0][1])
@@ -145,9 +148,14 @@ async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(
             if 0 in sw.pool.exited:
                 break
             await asyncio.sleep(0.05)
-        st = sw.pool.status()
-        assert st["exited"] == {"0": -signal.SIGKILL}
-        assert st["pids"] == pids[1:]
+        host, port = api.sockets[0].getsockname()[:2]
+        url = f"http://{host}:{port}"
+        st = await asyncio.to_thread(HttpQuakeWorkers(url).status)
+        assert st.exited == ((0, -signal.SIGKILL),)
+        assert list(st.pids) == pids[1:]
+        res = await asyncio.to_thread(CliRunner().invoke, app, ["quake", "workers", "--api", url])
+        assert res.exit_code == 0, res.output
+        assert f"worker 0 exited (status {-signal.SIGKILL})" in res.output
 
         ctl.send(fwd(3, 1, priority=7))  # the barrier no longer waits for the dead worker
         await asyncio.wait_for(ctl.request(BarrierRequest(), BarrierReply), WAIT)
@@ -156,6 +164,7 @@ async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(
         assert sorted(await sink(net, 2, 64)) == sorted(sent)
         ctl.close()
     finally:
+        api.close()
         stop.set()
         await asyncio.wait_for(task, WAIT)
         stop_fastpath(sw)

@@ -84,6 +84,33 @@ def test_quake_workers_contract(make: Callable[[], QuakeWorkers]) -> None:
     assert q.status().active == 2
 
 
+@pytest.mark.parametrize(
+    ("exited", "want"),
+    [({"1": -9, "0": 3}, ((0, 3), (1, -9))), ({"2": None}, ((2, None),)), (None, ())],
+    ids=["killed-and-failed", "status-unknown", "none"],
+)
+def test_http_quake_reads_the_workers_that_died(
+    exited: dict[str, int | None] | None, want: tuple[tuple[int, int | None], ...]
+) -> None:
+    body: dict[str, object] = {"active": 2, "max": 3, "pids": [12]}
+    if exited is not None:
+        body["exited"] = exited
+    q = HttpQuakeWorkers(
+        "http://quake", transport=httpx.MockTransport(lambda req: httpx.Response(200, json=body))
+    )
+    assert q.status().exited == want
+
+
+@pytest.mark.parametrize("bad", [["0"], {"x": 1}, {"0": "killed"}])
+def test_http_quake_refuses_a_malformed_exited_map(bad: object) -> None:
+    body = {"active": 1, "max": 2, "pids": [12], "exited": bad}
+    q = HttpQuakeWorkers(
+        "http://quake", transport=httpx.MockTransport(lambda req: httpx.Response(200, json=body))
+    )
+    with pytest.raises(Unavailable, match="'exited'"):
+        q.status()
+
+
 def test_http_quake_unreachable_is_unavailable() -> None:
     def refuse(req: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=req)

@@ -60,11 +60,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class QuakeStatus:
-    """``GET /workers``: active and maximum workers, and each worker's pid when known."""
+    """``GET /workers``: active and maximum workers, each live worker's pid when known, and
+    the workers that died (worker id, exit status: negative = killed by that signal)."""
 
     active: int
     maximum: int
     pids: tuple[int, ...] = ()
+    exited: tuple[tuple[int, int | None], ...] = ()
 
 
 class QuakeWorkers(Protocol):
@@ -146,7 +148,14 @@ class HttpQuakeWorkers:
             raise Unavailable("quake GET /workers: 'active' and 'max' must be integers")
         if not isinstance(pids, list) or not all(isinstance(p, int) for p in pids):
             raise Unavailable("quake GET /workers: 'pids' must be a list of integers")
-        return QuakeStatus(active, maximum, tuple(pids))
+        exited = body.get("exited", {})
+        if not isinstance(exited, dict) or not all(
+            str(w).isdigit() and (code is None or isinstance(code, int))
+            for w, code in exited.items()
+        ):
+            raise Unavailable("quake GET /workers: 'exited' must map worker ids to exit statuses")
+        gone = tuple(sorted((int(w), code) for w, code in exited.items()))
+        return QuakeStatus(active, maximum, tuple(pids), gone)
 
     def set_active(self, n: int) -> None:
         self._call("PUT", {"active": n})

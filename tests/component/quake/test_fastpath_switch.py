@@ -12,9 +12,11 @@ exactly what geyser's :class:`HttpQuakeWorkers` expects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from test_fastpath_pool import Net, frame, net  # the fixture is shared on purpose
@@ -24,7 +26,11 @@ from typer.testing import CliRunner
 from openvolcano.caldera.geyser.actuators import HttpQuakeWorkers
 from openvolcano.caldera.quake.daemon import make_config
 from openvolcano.caldera.quake.fastpath.mgmt import start_mgmt_api
-from openvolcano.caldera.quake.fastpath.switch import start_fastpath, stop_fastpath
+from openvolcano.caldera.quake.fastpath.switch import (
+    FastQuakeSwitch,
+    start_fastpath,
+    stop_fastpath,
+)
 from openvolcano.cli.main import app
 from openvolcano.common.errors import InvalidInput
 from openvolcano.ofp import consts as c
@@ -63,16 +69,30 @@ async def sink(net: Net, port: int, n: int) -> list[bytes]:
     return net.got[port]
 
 
-async def test_controller_drives_the_workers_and_geyser_sets_active_workers(net: Net) -> None:
+@contextlib.asynccontextmanager
+async def running(net: Net, dpid: str, tables: int) -> AsyncIterator[tuple[FastQuakeSwitch, str]]:
+    """A switch with 2 workers on the ``sw`` ports, serving OpenFlow and its management API
+    (its URL); stopped, workers and all, on the way out."""
     lab = net.lab
     ports = [f"{lab.iface('sw', f'p{i}')}={i}" for i in (1, 2, 3)]
-    cfg = make_config(dpid="0x51", ports=ports, listen=["ptcp:0:127.0.0.1"], tables=2)
+    cfg = make_config(dpid=dpid, ports=ports, listen=["ptcp:0:127.0.0.1"], tables=tables)
     sw = start_fastpath(cfg, 2, netns=lab.netns("sw"))
     stop = asyncio.Event()
     task = asyncio.create_task(sw.run(stop, cfg.listen))
     api = await start_mgmt_api("127.0.0.1", 0, sw.pool, sw.status)
     try:
         await asyncio.wait_for(sw.ready.wait(), WAIT)
+        host, port = api.sockets[0].getsockname()[:2]
+        yield sw, f"http://{host}:{port}"
+    finally:
+        api.close()
+        stop.set()
+        await asyncio.wait_for(task, WAIT)
+        stop_fastpath(sw)
+
+
+async def test_controller_drives_the_workers_and_geyser_sets_active_workers(net: Net) -> None:
+    async with running(net, "0x51", tables=2) as (sw, url):
         ctl = await Controller.connect(sw.listen_addresses[0][1])
         ctl.send(fwd(1, 2))
         for i in range(2000):  # a burst: shipped as few updates, the barrier waits for them
@@ -108,35 +128,22 @@ async def test_controller_drives_the_workers_and_geyser_sets_active_workers(net:
         rx1 = next(s.rx_packets for s in stats.body if s.port_no == 1)
         assert rx1 >= 65
 
-        host, port = api.sockets[0].getsockname()[:2]
-        geyser = HttpQuakeWorkers(f"http://{host}:{port}")
+        geyser = HttpQuakeWorkers(url)
         st = await asyncio.to_thread(geyser.status)
         assert (st.active, st.maximum, len(st.pids)) == (2, 2, 2)
         await asyncio.to_thread(geyser.set_active, 1)
         assert sw.pool.active == 1
         with pytest.raises(InvalidInput, match=r"1\.\.2"):
             await asyncio.to_thread(geyser.set_active, 3)
+        geyser.close()
         ctl.close()
-    finally:
-        api.close()
-        stop.set()
-        await asyncio.wait_for(task, WAIT)
-        stop_fastpath(sw)
 
 
 async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(net: Net) -> None:
     """Worker 0 is killed (by pid, SIGKILL): the kernel moves the fanout group's last member
     (the agent's socket) into its place; the pool must steer around that, stop waiting for
     it at barriers and say what happened."""
-    lab = net.lab
-    ports = [f"{lab.iface('sw', f'p{i}')}={i}" for i in (1, 2, 3)]
-    cfg = make_config(dpid="0x52", ports=ports, listen=["ptcp:0:127.0.0.1"], tables=1)
-    sw = start_fastpath(cfg, 2, netns=lab.netns("sw"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(sw.run(stop, cfg.listen))
-    api = await start_mgmt_api("127.0.0.1", 0, sw.pool, sw.status)
-    try:
-        await asyncio.wait_for(sw.ready.wait(), WAIT)
+    async with running(net, "0x52", tables=1) as (sw, url):
         ctl = await Controller.connect(sw.listen_addresses[0][1])
         ctl.send(fwd(1, 2))
         await ctl.request(BarrierRequest(), BarrierReply)
@@ -148,8 +155,6 @@ async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(
             if 0 in sw.pool.exited:
                 break
             await asyncio.sleep(0.05)
-        host, port = api.sockets[0].getsockname()[:2]
-        url = f"http://{host}:{port}"
         client = HttpQuakeWorkers(url)
         try:
             st = await asyncio.to_thread(client.status)
@@ -167,8 +172,3 @@ async def test_a_worker_that_dies_leaves_its_traffic_and_barriers_to_the_others(
         net.gen.send_batch(sent)
         assert sorted(await sink(net, 2, 64)) == sorted(sent)
         ctl.close()
-    finally:
-        api.close()
-        stop.set()
-        await asyncio.wait_for(task, WAIT)
-        stop_fastpath(sw)

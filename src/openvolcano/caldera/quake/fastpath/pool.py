@@ -377,9 +377,7 @@ class WorkerPool:
         released = self.log.remove_worker(h.wid)
         if alive:
             self._steer()
-            for x in self._handles:  # the first ``active`` live workers receive
-                if x.alive:
-                    self._send(x, ("active", x.active))
+            self._announce_active()
         return released
 
     def set_active(self, n: int) -> None:
@@ -388,6 +386,10 @@ class WorkerPool:
             raise PoolError(f"active workers must be 1..{self.max_workers}, got {n}")
         self.active = n
         self._steer()
+        self._announce_active()
+
+    def _announce_active(self) -> None:
+        """Tell every live worker whether it receives (as :meth:`_steer` decided)."""
         for h in self._handles:
             if h.alive:
                 self._send(h, ("active", h.active))

@@ -5,7 +5,8 @@ servers and switch workers into low-power states"). Each actuator is a small
 interface with a real implementation and a fake shipped here:
 
 * :class:`QuakeWorkers` - number of active quake workers, through quake's
-  management API (``GET /workers`` -> ``{"active": N, "max": M, "pids": [...]}``,
+  management API (``GET /workers`` -> ``{"active": N, "max": M, "pids": [...],
+  "exited": {...}}``,
   ``PUT /workers`` with ``{"active": N}``): :class:`HttpQuakeWorkers`,
   :class:`FakeQuakeWorkers`.
 * CPU quota per virtual image: a :class:`~openvolcano.caldera.geyser.cgroupfs.CgroupFs`
